@@ -1,0 +1,55 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import Hummingbird
+import Logging
+import NIOCore
+import Prometheus
+import ServiceLifecycle
+import UnixSignals
+
+/// Wires the session manager and the HTTP server into one service group that owns
+/// SIGTERM/SIGINT: on a signal, sessions end first (children walk the shutdown ladder and
+/// streams close), then the HTTP server stops.
+public struct BridgeServer: Sendable {
+    public let configuration: BridgeConfiguration
+    public let logger: Logger
+    public let registry: PrometheusCollectorRegistry?
+
+    public init(configuration: BridgeConfiguration, logger: Logger, registry: PrometheusCollectorRegistry? = nil) {
+        self.configuration = configuration
+        self.logger = logger
+        self.registry = registry
+    }
+
+    public func run() async throws {
+        // A child that dies while we write to its stdin must not take the bridge with it.
+        signal(SIGPIPE, SIG_IGN)
+        let metrics = BridgeMetrics()
+        let manager = SessionManager(configuration: configuration.sessions, metrics: metrics, logger: logger)
+        let responder = BridgeResponder(configuration: configuration, manager: manager, metrics: metrics, registry: registry)
+        let logger = self.logger
+        let app = Application(
+            responder: responder,
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
+            onServerRunning: { channel in
+                let address = channel.localAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?"
+                logger.notice("mcp-bridge listening", metadata: ["address": "\(address)"])
+            },
+            logger: logger
+        )
+        if let reason = manager.unreadyReason {
+            logger.warning("the MCP server command cannot be started; /readyz will answer 503", metadata: ["reason": "\(reason)"])
+        }
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: app), .init(service: manager)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        try await group.run()
+    }
+}

@@ -1,0 +1,31 @@
+/// Everything the bridge needs to run, validated once at start-up.
+public struct BridgeConfiguration: Sendable {
+    public var host = "127.0.0.1"
+    public var port = 8000
+    /// Accepted bearer tokens (several allow rotation). Empty means no authentication.
+    public var tokens: [String] = []
+    /// Browser origins allowed besides loopback ones; `*` allows any.
+    public var allowedOrigins: [String] = []
+    /// `Host` header values allowed besides loopback names; `*` allows any.
+    /// When empty and the bridge listens on a non-loopback address, `Host` is not checked.
+    public var allowedHosts: [String] = []
+    /// Answer CORS preflights and add CORS headers for allowed origins.
+    public var cors = false
+    /// Largest request body, and largest message the child may write.
+    public var maximumMessageBytes = 16 << 20
+    /// SSE comment keep-alive period for idle streams.
+    public var keepAliveInterval: Duration = .seconds(15)
+    /// Path prefix for every route, for use behind a path-prefixing proxy (e.g. `/github`).
+    public var basePath = ""
+    public var sessions: SessionManager.Configuration
+
+    public init(command: ChildCommand) {
+        self.sessions = SessionManager.Configuration(command: command)
+    }
+
+    /// Whether `host` names a loopback interface.
+    public static func isLoopback(_ host: String) -> Bool {
+        let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+        return bare == "localhost" || bare == "::1" || bare.hasPrefix("127.")
+    }
+}

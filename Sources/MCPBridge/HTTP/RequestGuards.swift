@@ -1,0 +1,142 @@
+import Foundation
+
+/// The checks that run before any routing: DNS-rebinding protection (Host, Origin) and the
+/// bearer token. Pure functions of the configuration and the header values, so they are
+/// unit-tested without a server.
+public struct RequestGuards: Sendable {
+    public enum Verdict: Equatable, Sendable {
+        case allowed
+        case forbidden(String)
+        /// 401; `presented` is whether a (wrong) credential came with the request.
+        case unauthorized(presented: Bool)
+    }
+
+    let tokens: [[UInt8]]
+    let allowAnyOrigin: Bool
+    let extraOrigins: Set<String>
+    let checkHost: Bool
+    let allowAnyHost: Bool
+    let extraHosts: Set<String>
+
+    public init(configuration: BridgeConfiguration) {
+        tokens = configuration.tokens.map { Array($0.utf8) }
+        allowAnyOrigin = configuration.allowedOrigins.contains("*")
+        extraOrigins = Set(configuration.allowedOrigins.map { $0.lowercased() })
+        allowAnyHost = configuration.allowedHosts.contains("*")
+        extraHosts = Set(configuration.allowedHosts.map { $0.lowercased() })
+        checkHost = !allowAnyHost && (BridgeConfiguration.isLoopback(configuration.host) || !configuration.allowedHosts.isEmpty)
+    }
+
+    /// Host and Origin (H-02, H-03, H-06): 403 when either is present and not allowed.
+    public func checkOrigin(host: String?, origin: String?) -> Verdict {
+        if checkHost {
+            guard let host else { return .forbidden("missing Host header") }
+            if !isAllowedHost(host) { return .forbidden("Host \(host) is not allowed") }
+        }
+        if let origin, !isAllowedOrigin(origin) {
+            return .forbidden("Origin \(origin) is not allowed")
+        }
+        return .allowed
+    }
+
+    public func isAllowedOrigin(_ origin: String) -> Bool {
+        if allowAnyOrigin { return true }
+        let lowered = origin.lowercased()
+        if extraOrigins.contains(lowered) { return true }
+        for scheme in ["http://", "https://"] where lowered.hasPrefix(scheme) {
+            let authority = String(lowered.dropFirst(scheme.count))
+            return !authority.contains("/") && BridgeConfiguration.isLoopback(Self.hostname(ofAuthority: authority))
+        }
+        return false
+    }
+
+    func isAllowedHost(_ host: String) -> Bool {
+        let lowered = host.lowercased()
+        if extraHosts.contains(lowered) { return true }
+        let name = Self.hostname(ofAuthority: lowered)
+        return BridgeConfiguration.isLoopback(name) || extraHosts.contains(name)
+    }
+
+    /// `host[:port]` or `[v6][:port]` → host (brackets kept off).
+    static func hostname(ofAuthority authority: String) -> String {
+        if authority.hasPrefix("[") {
+            guard let close = authority.firstIndex(of: "]") else { return authority }
+            return String(authority[authority.index(after: authority.startIndex)..<close])
+        }
+        if let colon = authority.lastIndex(of: ":") { return String(authority[..<colon]) }
+        return authority
+    }
+
+    public var requiresToken: Bool { !tokens.isEmpty }
+
+    /// The bearer check (A-01, A-02): constant-time against every accepted token.
+    public func checkAuthorization(_ header: String?) -> Verdict {
+        guard requiresToken else { return .allowed }
+        guard let header, let presented = Self.bearerToken(in: header) else { return .unauthorized(presented: header != nil) }
+        let bytes = Array(presented.utf8)
+        var matched = false
+        for token in tokens where Self.constantTimeEqual(token, bytes) { matched = true }
+        return matched ? .allowed : .unauthorized(presented: true)
+    }
+
+    static func bearerToken(in header: String) -> Substring? {
+        let trimmed = header.drop(while: { $0 == " " })
+        guard trimmed.count > 7, trimmed.prefix(7).lowercased() == "bearer " else { return nil }
+        let token = trimmed.dropFirst(7).drop(while: { $0 == " " })
+        return token.isEmpty ? nil : token
+    }
+
+    /// Compares without an early exit, so timing does not reveal how much of a token matched.
+    static func constantTimeEqual(_ lhs: [UInt8], _ rhs: [UInt8]) -> Bool {
+        var difference = UInt8(truncatingIfNeeded: lhs.count ^ rhs.count)
+        for index in 0..<max(lhs.count, rhs.count) {
+            let left = index < lhs.count ? lhs[index] : 0
+            let right = index < rhs.count ? rhs[index] : 0
+            difference |= left ^ right
+        }
+        return difference == 0
+    }
+}
+
+/// What an `Accept` header admits, matched leniently (SH-02): wildcards count, a missing
+/// header admits everything, and `q=0` excludes.
+public struct AcceptedMediaTypes: Equatable, Sendable {
+    public var json = false
+    public var eventStream = false
+
+    public init(header: String?) {
+        guard let header, !header.trimmingSpaces.isEmpty else {
+            json = true
+            eventStream = true
+            return
+        }
+        for item in header.split(separator: ",") {
+            let parts = item.split(separator: ";").map { String($0).trimmingSpaces.lowercased() }
+            guard let range = parts.first else { continue }
+            let refused = parts.dropFirst().contains { $0.replacingOccurrences(of: " ", with: "").range(of: #"^q=0(\.0*)?$"#, options: .regularExpression) != nil }
+            if refused { continue }
+            switch range {
+            case "*/*":
+                json = true
+                eventStream = true
+            case "application/json", "application/*": json = true
+            case "text/event-stream", "text/*": eventStream = true
+            default: break
+            }
+        }
+    }
+}
+
+extension String {
+    var trimmingSpaces: String {
+        var view = Substring(self)
+        while view.first == " " || view.first == "\t" { view.removeFirst() }
+        while view.last == " " || view.last == "\t" { view.removeLast() }
+        return String(view)
+    }
+
+    /// Whether a `Content-Type` value is `application/json`, parameters ignored.
+    var isJSONMediaType: Bool {
+        split(separator: ";").first.map { String($0).trimmingSpaces.lowercased() == "application/json" } ?? false
+    }
+}

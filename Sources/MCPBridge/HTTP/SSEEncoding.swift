@@ -1,0 +1,61 @@
+import NIOCore
+
+/// Server-sent event framing for JSON-RPC messages.
+public enum SSEEncoding {
+    public static let keepAlive = ByteBuffer(string: ": ping\n\n")
+
+    /// `event: message` with the JSON text as its data.
+    ///
+    /// A message line never holds CR or LF (JSON escapes them), but U+2028, U+2029 and U+0085
+    /// may appear raw inside strings and some SSE parsers split lines on them; they are
+    /// rewritten as JSON escapes, which leaves the decoded message unchanged.
+    public static func messageEvent(_ json: ByteBuffer) -> ByteBuffer {
+        let prefix = "event: message\ndata: "
+        var out = ByteBuffer()
+        out.reserveCapacity(prefix.utf8.count + json.readableBytes + 2)
+        out.writeString(prefix)
+        json.withUnsafeReadableBytes { bytes in
+            var start = 0
+            var index = 0
+            while index < bytes.count {
+                let byte = bytes[index]
+                if byte == 0xE2, index + 2 < bytes.count, bytes[index + 1] == 0x80, bytes[index + 2] == 0xA8 || bytes[index + 2] == 0xA9 {
+                    out.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[start..<index]))
+                    out.writeString(bytes[index + 2] == 0xA8 ? "\\u2028" : "\\u2029")
+                    index += 3
+                    start = index
+                } else if byte == 0xC2, index + 1 < bytes.count, bytes[index + 1] == 0x85 {
+                    out.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[start..<index]))
+                    out.writeString("\\u0085")
+                    index += 2
+                    start = index
+                } else {
+                    index += 1
+                }
+            }
+            out.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[start..<bytes.count]))
+        }
+        out.writeString("\n\n")
+        return out
+    }
+
+    public static func event(_ name: String, data: String) -> ByteBuffer {
+        ByteBuffer(string: "event: \(name)\ndata: \(data)\n\n")
+    }
+}
+
+/// A client message made safe for a stdio line: JSON allows CR and LF only as whitespace
+/// between tokens, so removing them never changes the message.
+enum StdioLine {
+    static func compact(_ bytes: UnsafeRawBufferPointer) -> ByteBuffer {
+        var out = ByteBuffer()
+        out.reserveCapacity(bytes.count)
+        var start = 0
+        for index in 0..<bytes.count where bytes[index] == 0x0A || bytes[index] == 0x0D {
+            out.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[start..<index]))
+            start = index + 1
+        }
+        out.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[start..<bytes.count]))
+        return out
+    }
+}

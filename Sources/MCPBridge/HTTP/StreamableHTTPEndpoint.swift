@@ -1,0 +1,160 @@
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+
+/// `/mcp`: the Streamable HTTP transport, protocol versions 2025-03-26 to 2025-11-25.
+struct StreamableHTTPEndpoint: Sendable {
+    let manager: SessionManager
+    let configuration: BridgeConfiguration
+
+    func respond(to request: Request) async -> Response {
+        switch request.method {
+        case .post: return await post(request)
+        case .get: return get(request)
+        case .delete: return delete(request)
+        default: return Reply.methodNotAllowed(allow: "GET, POST, DELETE")
+        }
+    }
+
+    // MARK: POST
+
+    private func post(_ request: Request) async -> Response {
+        var request = request
+        let accepted = AcceptedMediaTypes(header: request.headers[.accept])
+        guard accepted.json || accepted.eventStream else {
+            return Reply.jsonRPCError(.notAcceptable, code: .serverError, message: "Not Acceptable: Accept must admit application/json or text/event-stream")
+        }
+        guard request.headers[.contentType]?.isJSONMediaType == true else {
+            return Reply.jsonRPCError(.unsupportedMediaType, code: .serverError, message: "Unsupported Media Type: Content-Type must be application/json")
+        }
+        if let refusal = checkProtocolVersionHeader(request) { return refusal }
+        let intake: MessageIntake.Accepted
+        switch await MessageIntake.read(&request, limit: configuration.maximumMessageBytes) {
+        case .success(let value): intake = value
+        case .failure(let refusal): return refusal.response
+        }
+
+        let session: Session
+        var responseHeaders: HTTPFields = [:]
+        if let sessionID = request.headers[.mcpSessionID] {
+            guard let existing = manager.session(id: sessionID), !existing.isEnded else { return Self.sessionNotFound }
+            if intake.parsed.envelopes.contains(where: \.isInitializeRequest) {
+                return Reply.jsonRPCError(.badRequest, code: .invalidRequest, message: "Invalid Request: this session is already initialized")
+            }
+            if intake.isBatch, existing.negotiatedVersion?.allowsBatches != true {
+                return Reply.jsonRPCError(.badRequest, code: .invalidRequest, message: "Invalid Request: batches are only allowed in 2025-03-26 sessions")
+            }
+            session = existing
+        } else {
+            guard case .single(let envelope) = intake.parsed, envelope.isInitializeRequest else {
+                return Reply.jsonRPCError(.badRequest, code: .serverError, message: "Bad Request: Mcp-Session-Id header is required (only initialize may be sent without one)")
+            }
+            switch await startSession(transport: .streamableHTTP, requestID: envelope.id) {
+            case .success(let created): session = created
+            case .failure(let refusal): return refusal.response
+            }
+            responseHeaders[.mcpSessionID] = session.id
+        }
+        session.touch()
+
+        let requests = intake.requests
+        guard !requests.isEmpty else {
+            guard await session.forward(intake.lines) else { return Self.sessionNotFound }
+            return Reply.empty(.accepted)
+        }
+        let stream = ClientStream(kind: accepted.eventStream ? .requestSSE : .requestJSON, bufferBytes: configuration.sessions.session.streamBufferBytes)
+        do {
+            try session.register(requests: requests, on: stream)
+        } catch .duplicateRequestID(let id) {
+            return Reply.jsonRPCError(.badRequest, code: .invalidRequest, message: "Invalid Request: a request with id \(id.json) is already in flight", id: id)
+        } catch {
+            return Self.sessionNotFound
+        }
+        guard await session.forward(intake.lines) else {
+            session.detach(stream)
+            return Self.sessionNotFound
+        }
+        if stream.kind == .requestSSE {
+            return SSEResponder.response(for: request, stream: stream, session: session, headers: responseHeaders, keepAlive: configuration.keepAliveInterval)
+        }
+        return await collectJSONResponses(request: request, stream: stream, session: session, batch: intake.isBatch, headers: responseHeaders)
+    }
+
+    private func collectJSONResponses(request: Request, stream: ClientStream, session: Session, batch: Bool, headers: HTTPFields) async -> Response {
+        defer { session.detach(stream) }
+        let responses: [ByteBuffer] = (try? await request.body.consumeWithCancellationOnInboundClose { _ in
+            var collected: [ByteBuffer] = []
+            while let event = await stream.queue.next() {
+                if case .message(let message) = event { collected.append(message) }
+            }
+            return collected
+        }) ?? []
+        guard !responses.isEmpty else { return Self.sessionNotFound }
+        guard batch else { return Reply.json(responses[0], headers: headers) }
+        var body = ByteBuffer(string: "[")
+        for (index, response) in responses.enumerated() {
+            if index > 0 { body.writeString(",") }
+            body.writeImmutableBuffer(response)
+        }
+        body.writeString("]")
+        return Reply.json(body, headers: headers)
+    }
+
+    // MARK: GET and DELETE
+
+    private func get(_ request: Request) -> Response {
+        guard AcceptedMediaTypes(header: request.headers[.accept]).eventStream else {
+            return Reply.jsonRPCError(.notAcceptable, code: .serverError, message: "Not Acceptable: Accept must admit text/event-stream")
+        }
+        if let refusal = checkProtocolVersionHeader(request) { return refusal }
+        guard let sessionID = request.headers[.mcpSessionID] else { return Self.sessionRequired }
+        guard let session = manager.session(id: sessionID) else { return Self.sessionNotFound }
+        let stream = ClientStream(kind: .standalone, bufferBytes: configuration.sessions.session.streamBufferBytes)
+        do {
+            try session.attachStandalone(stream)
+        } catch .streamAlreadyOpen {
+            return Reply.jsonRPCError(.conflict, code: .serverError, message: "Conflict: only one standalone SSE stream is allowed per session")
+        } catch {
+            return Self.sessionNotFound
+        }
+        return SSEResponder.response(for: request, stream: stream, session: session, keepAlive: configuration.keepAliveInterval)
+    }
+
+    private func delete(_ request: Request) -> Response {
+        if let refusal = checkProtocolVersionHeader(request) { return refusal }
+        guard let sessionID = request.headers[.mcpSessionID] else { return Self.sessionRequired }
+        guard let session = manager.session(id: sessionID), !session.isEnded else { return Self.sessionNotFound }
+        session.terminate(reason: "client sent DELETE")
+        return Reply.empty(.ok)
+    }
+
+    // MARK: Shared checks
+
+    /// SH-26: a version header naming a revision this bridge does not speak gets 400. This is
+    /// also what sends 2026-07-28 clients (`server/discover`) back to `initialize` (M-01).
+    private func checkProtocolVersionHeader(_ request: Request) -> Response? {
+        guard let version = request.headers[.mcpProtocolVersion], ProtocolVersion(rawValue: version) == nil else { return nil }
+        let supported = ProtocolVersion.allCases.map(\.rawValue).joined(separator: ", ")
+        return Reply.jsonRPCError(.badRequest, code: .serverError, message: "Bad Request: Unsupported protocol version: \(version) (supported: \(supported))")
+    }
+
+    static var sessionRequired: Response { Reply.jsonRPCError(.badRequest, code: .serverError, message: "Bad Request: Mcp-Session-Id header is required") }
+    static var sessionNotFound: Response { Reply.jsonRPCError(.notFound, code: .sessionEnded, message: "Session not found; it may have ended. Start a new one with initialize") }
+
+    /// Creates a session and waits for its child to be running.
+    func startSession(transport: Session.Transport, requestID: JSONRPCID?) async -> Result<Session, Refusal> {
+        let session: Session
+        do {
+            session = try manager.create(transport: transport)
+        } catch .limitReached(let limit) {
+            return .failure(Refusal(Reply.jsonRPCError(.serviceUnavailable, code: .serverError, message: "Too many sessions: the limit of \(limit) is reached; try again later", id: requestID, headers: [.retryAfter: "5"])))
+        } catch {
+            return .failure(Refusal(Reply.jsonRPCError(.serviceUnavailable, code: .serverError, message: "The bridge is shutting down", id: requestID)))
+        }
+        if let failure = await session.waitUntilStarted() {
+            return .failure(Refusal(Reply.jsonRPCError(.badGateway, code: .internalError, message: Session.describe(failure), id: requestID)))
+        }
+        return .success(session)
+    }
+}

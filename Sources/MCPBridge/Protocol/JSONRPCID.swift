@@ -1,0 +1,47 @@
+/// A JSON-RPC request id as it appears on the wire: a string or a number.
+///
+/// Numbers keep their literal text so an id is echoed back byte for byte; strings are
+/// compared after unescaping, so `"a"` and `"\u0061"` are the same id.
+public enum JSONRPCID: Hashable, Sendable, CustomStringConvertible {
+    case number(String)
+    case string(String)
+
+    /// The id encoded as a JSON value, ready to splice into a message.
+    public var json: String {
+        switch self {
+        case .number(let literal): return literal
+        case .string(let value): return JSONText.quoted(value)
+        }
+    }
+
+    public var description: String { json }
+}
+
+/// Small helpers for writing JSON text by hand on cold paths (error bodies, events).
+public enum JSONText {
+    /// `value` as a JSON string literal, with every character JSON requires escaped.
+    public static func quoted(_ value: String) -> String {
+        var out = "\""
+        out.reserveCapacity(value.utf8.count + 2)
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case "\u{2028}": out += "\\u2028"
+            case "\u{2029}": out += "\\u2029"
+            default:
+                if scalar.value < 0x20 {
+                    let hex = String(scalar.value, radix: 16)
+                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        out += "\""
+        return out
+    }
+}

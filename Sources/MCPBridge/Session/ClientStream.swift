@@ -1,0 +1,42 @@
+import NIOCore
+import Synchronization
+
+/// One open response stream towards a client: the SSE body of a POST or GET on `/mcp`,
+/// a JSON-mode POST waiting for its responses, or the single legacy `/sse` stream.
+public final class ClientStream: Sendable {
+    public enum Kind: Sendable, Equatable {
+        /// SSE response to a POST: carries that POST's responses and related messages.
+        case requestSSE
+        /// JSON response to a POST: carries only that POST's responses.
+        case requestJSON
+        /// The optional standalone GET stream of a Streamable HTTP session.
+        case standalone
+        /// The one stream of a legacy HTTP+SSE session.
+        case legacy
+    }
+
+    public enum Event: Sendable, Equatable {
+        case message(ByteBuffer)
+        case keepAlive
+    }
+
+    private static let counter = Atomic<Int>(0)
+
+    public let id: Int
+    public let kind: Kind
+    public let queue: BoundedQueue<Event>
+
+    public init(kind: Kind, bufferBytes: Int) {
+        self.id = Self.counter.wrappingAdd(1, ordering: .relaxed).newValue
+        self.kind = kind
+        self.queue = BoundedQueue(byteLimit: bufferBytes) { event in
+            if case .message(let buffer) = event { return buffer.readableBytes }
+            return 0
+        }
+    }
+
+    /// Queues a keep-alive comment unless the stream is already busy or closed.
+    public func sendKeepAlive() {
+        queue.enqueue(.keepAlive)
+    }
+}

@@ -1,0 +1,403 @@
+import Foundation
+import Logging
+import NIOCore
+import Synchronization
+
+/// Why the HTTP layer could not attach a request or stream to a session.
+public enum SessionError: Error, Equatable, Sendable {
+    /// The session has ended (child exit, DELETE, idle timeout): answer 404.
+    case ended
+    /// A request with this id is already in flight in this session.
+    case duplicateRequestID(JSONRPCID)
+    /// A standalone GET stream is already open: answer 409.
+    case streamAlreadyOpen
+}
+
+/// Settings every session shares.
+public struct SessionConfiguration: Sendable {
+    /// Bytes buffered per client stream before the child's output waits (backpressure).
+    public var streamBufferBytes: Int = 4 << 20
+    /// Messages kept for a Streamable HTTP session while no stream can take them.
+    public var backlogMessages: Int = 256
+    public var childLimits = ChildLimits()
+
+    public init() {}
+}
+
+/// One MCP session: exactly one child process, and the streams its messages go to.
+public final class Session: Sendable {
+    public enum Transport: String, Sendable {
+        case streamableHTTP = "streamable-http"
+        case legacySSE = "sse"
+    }
+
+    private struct PendingRequest {
+        var stream: ClientStream
+        var progressToken: JSONRPCID?
+        var isInitialize: Bool
+    }
+
+    private struct State {
+        var pending: [JSONRPCID: PendingRequest] = [:]
+        var progressStreams: [JSONRPCID: ClientStream] = [:]
+        /// Open SSE POST streams in the order they opened, with their unanswered request count.
+        var requestStreams: [(stream: ClientStream, outstanding: Int)] = []
+        var jsonStreams: [Int: Int] = [:]
+        var standalone: ClientStream?
+        var legacy: ClientStream?
+        var backlog = CircularBuffer<ByteBuffer>()
+        var negotiatedVersion: ProtocolVersion?
+        var processID: Int32?
+        var exit: ChildExit?
+        var ended = false
+        var openStreams = 0
+        var lastActivity = ContinuousClock.now
+    }
+
+    public let id: String
+    public let transport: Transport
+    public let child: ChildProcess
+    public let logger: Logger
+    private let configuration: SessionConfiguration
+    private let metrics: BridgeMetrics
+    private let state = Mutex(State())
+    /// Opens once the child is running or has failed to start.
+    private let startupSettled = Latch()
+    /// Opens when the session has ended and every stream has been told.
+    public let endedLatch = Latch()
+
+    init(id: String, transport: Transport, command: ChildCommand, configuration: SessionConfiguration, metrics: BridgeMetrics, logger: Logger) {
+        self.id = id
+        self.transport = transport
+        self.configuration = configuration
+        self.metrics = metrics
+        var logger = logger
+        logger[metadataKey: "mcp.session"] = "\(id.prefix(8))"
+        self.logger = logger
+        self.child = ChildProcess(command: command, limits: configuration.childLimits)
+    }
+
+    // MARK: Lifecycle
+
+    /// Runs the child to completion, routing its output. Returns when the session is over.
+    func run() async {
+        let exit = await child.run(
+            logger: logger,
+            started: { pid in
+                self.state.withLock { $0.processID = pid }
+                self.logger.info("child started", metadata: ["pid": "\(pid)"])
+                self.startupSettled.open()
+            },
+            onFrame: { frame in await self.route(frame) }
+        )
+        finish(exit: exit)
+    }
+
+    /// Waits until the child is running; returns why it is not if it could not start.
+    public func waitUntilStarted() async -> ChildExit? {
+        await startupSettled.wait()
+        return state.withLock { $0.processID == nil ? ($0.exit ?? .failedToStart("unknown")) : nil }
+    }
+
+    public var isEnded: Bool { state.withLock { $0.ended } }
+    public var negotiatedVersion: ProtocolVersion? { state.withLock { $0.negotiatedVersion } }
+    public var processID: Int32? { state.withLock { $0.processID } }
+
+    /// Ends the session (DELETE, idle timeout, legacy stream closed, bridge shutdown).
+    public func terminate(reason: String) {
+        let first = state.withLock { state -> Bool in
+            defer { state.ended = true }
+            return !state.ended
+        }
+        if first { logger.info("session ending", metadata: ["reason": "\(reason)"]) }
+        child.shutDown()
+    }
+
+    private func finish(exit: ChildExit) {
+        let (pending, streams) = state.withLock { state in
+            state.exit = exit
+            state.ended = true
+            let pending = state.pending.map { ($0.key, $0.value.stream) }
+            state.pending.removeAll()
+            state.progressStreams.removeAll()
+            var streams = state.requestStreams.map(\.stream)
+            if let standalone = state.standalone { streams.append(standalone) }
+            if let legacy = state.legacy { streams.append(legacy) }
+            return (pending, streams)
+        }
+        switch exit {
+        case .failedToStart(let why): logger.error("child failed to start", metadata: ["error": "\(why)"])
+        case .exited(let code): logger.info("child exited", metadata: ["code": "\(code)"])
+        case .signalled(let signal): logger.info("child killed", metadata: ["signal": "\(signal)"])
+        }
+        let reason = Self.describe(exit)
+        for (id, stream) in pending {
+            metrics.errors(kind: "child_exit_pending_request")
+            stream.queue.enqueue(.message(JSONRPCErrorBody.buffer(id: id, code: .internalError, message: reason)))
+        }
+        for stream in streams { stream.queue.finish() }
+        startupSettled.open()
+        endedLatch.open()
+    }
+
+    static func describe(_ exit: ChildExit) -> String {
+        switch exit {
+        case .exited(let code): return "MCP server process exited (status \(code)) before answering"
+        case .signalled(let signal): return "MCP server process was killed by signal \(signal) before answering"
+        case .failedToStart(let why): return "MCP server process could not be started: \(why)"
+        }
+    }
+
+    // MARK: Client → child
+
+    /// Records client activity for the idle reaper.
+    public func touch() {
+        state.withLock { $0.lastActivity = .now }
+    }
+
+    /// Whether the session has had no open stream and no request for `timeout`.
+    func isIdle(for timeout: Duration, now: ContinuousClock.Instant) -> Bool {
+        state.withLock { $0.openStreams == 0 && now - $0.lastActivity > timeout }
+    }
+
+    /// Registers the requests of one POST so their responses come back to `stream`.
+    /// Must happen before the requests reach the child, or a fast answer could find no stream.
+    public func register(requests: [Envelope], on stream: ClientStream) throws(SessionError) {
+        try state.withLock { (state) throws(SessionError) in
+            guard !state.ended else { throw .ended }
+            var seen = Set<JSONRPCID>()
+            for request in requests {
+                guard let id = request.id else { continue }
+                if state.pending[id] != nil || !seen.insert(id).inserted { throw .duplicateRequestID(id) }
+            }
+            for request in requests {
+                guard let id = request.id else { continue }
+                state.pending[id] = PendingRequest(stream: stream, progressToken: request.progressToken, isInitialize: request.isInitializeRequest)
+                if let token = request.progressToken, stream.kind != .requestJSON {
+                    state.progressStreams[token] = stream
+                }
+            }
+            state.lastActivity = .now
+            switch stream.kind {
+            case .requestSSE: state.requestStreams.append((stream, seen.count))
+            case .requestJSON: state.jsonStreams[stream.id] = seen.count
+            case .standalone, .legacy: return
+            }
+            state.openStreams += 1
+        }
+    }
+
+    /// Registers requests POSTed to a legacy session; their answers go to its one stream.
+    public func registerLegacy(requests: [Envelope]) throws(SessionError) {
+        let stream = state.withLock { $0.legacy }
+        guard let stream else { throw .ended }
+        try register(requests: requests, on: stream)
+    }
+
+    /// Opens the standalone GET stream and hands it any messages that were waiting.
+    public func attachStandalone(_ stream: ClientStream) throws(SessionError) {
+        try state.withLock { (state) throws(SessionError) in
+            guard !state.ended else { throw .ended }
+            guard state.standalone == nil else { throw .streamAlreadyOpen }
+            state.standalone = stream
+            state.openStreams += 1
+            state.lastActivity = .now
+            while let message = state.backlog.popFirst() { stream.queue.enqueue(.message(message)) }
+        }
+    }
+
+    /// Opens the single stream of a legacy HTTP+SSE session.
+    public func attachLegacy(_ stream: ClientStream) throws(SessionError) {
+        try state.withLock { (state) throws(SessionError) in
+            guard !state.ended else { throw .ended }
+            state.legacy = stream
+            state.openStreams += 1
+        }
+    }
+
+    /// Called when an HTTP response stream ends, normally or because the client left.
+    /// Requests still unanswered on it stay running in the child (a disconnect is not a
+    /// cancellation, SH-10); their responses are dropped when they arrive.
+    public func detach(_ stream: ClientStream) {
+        stream.queue.close()
+        state.withLock { state in
+            state.openStreams -= 1
+            state.lastActivity = .now
+            if state.standalone === stream { state.standalone = nil }
+            state.requestStreams.removeAll { $0.stream === stream }
+            state.jsonStreams[stream.id] = nil
+            state.pending = state.pending.filter { $0.value.stream !== stream }
+            state.progressStreams = state.progressStreams.filter { $0.value !== stream }
+        }
+        if transport == .legacySSE, stream.kind == .legacy {
+            terminate(reason: "SSE stream closed")
+        }
+    }
+
+    /// Sends client messages (already validated, one JSON text each) to the child.
+    public func forward(_ messages: [ByteBuffer]) async -> Bool {
+        for message in messages {
+            guard await child.send(message) else { return false }
+            metrics.bytesToChild(message.readableBytes)
+        }
+        return true
+    }
+
+    // MARK: Child → client
+
+    private func route(_ frame: LineFramer.Frame) async {
+        switch frame {
+        case .line(let line):
+            await route(line: line)
+        case .oversized(let prefix, let length):
+            metrics.errors(kind: "child_message_too_large")
+            let id = prefix.withUnsafeReadableBytes { EnvelopeScanner.peekID(inPrefix: $0) }
+            logger.warning(
+                "child message over the size limit dropped",
+                metadata: ["bytes": "\(length)", "limit": "\(child.limits.maximumMessageBytes)", "id": "\(id?.json ?? "none")"]
+            )
+            if let id {
+                let error = JSONRPCErrorBody.buffer(
+                    id: id, code: .internalError,
+                    message: "MCP server response of \(length) bytes exceeds the bridge limit of \(child.limits.maximumMessageBytes) bytes")
+                await route(line: error)
+            }
+        }
+    }
+
+    private func route(line: ByteBuffer) async {
+        let parsed: ParsedMessage
+        do {
+            parsed = try line.withUnsafeReadableBytes { (raw) throws(EnvelopeError) in try EnvelopeScanner.parse(raw) }
+        } catch {
+            metrics.errors(kind: "child_invalid_output")
+            logger.warning("child wrote a stdout line that is not JSON-RPC; skipped", metadata: [
+                "error": "\(error.message)", "line": "\(Self.preview(line))",
+            ])
+            return
+        }
+        metrics.bytesFromChild(line.readableBytes)
+        switch parsed {
+        case .single(let envelope):
+            await deliver(line, envelope: envelope)
+        case .batch(let elements):
+            guard negotiatedVersion?.allowsBatches == true else {
+                metrics.errors(kind: "child_invalid_output")
+                logger.warning("child wrote a batch outside a 2025-03-26 session; skipped")
+                return
+            }
+            for element in elements {
+                let slice = line.getSlice(at: line.readerIndex + element.range.lowerBound, length: element.range.count) ?? line
+                await deliver(slice, envelope: element.envelope)
+            }
+        }
+    }
+
+    private enum Delivery {
+        case stream(ClientStream, finishAfter: Bool)
+        case backlogged
+        case dropped(String)
+    }
+
+    private func deliver(_ message: ByteBuffer, envelope: Envelope) async {
+        var message = message
+        var endAfterDelivery = false
+        let delivery: Delivery = state.withLock { state in
+            if let legacy = state.legacy {
+                if envelope.kind == .response, let id = envelope.id, let pending = state.pending.removeValue(forKey: id), pending.isInitialize {
+                    endAfterDelivery = !Self.acceptNegotiation(of: &message, id: id, into: &state)
+                }
+                return .stream(legacy, finishAfter: false)
+            }
+            switch envelope.kind {
+            case .response:
+                guard let id = envelope.id, let pending = state.pending.removeValue(forKey: id) else {
+                    return .dropped("response to an unknown or abandoned request")
+                }
+                if let token = pending.progressToken { state.progressStreams[token] = nil }
+                if pending.isInitialize {
+                    endAfterDelivery = !Self.acceptNegotiation(of: &message, id: id, into: &state)
+                }
+                return .stream(pending.stream, finishAfter: Self.markAnswered(pending.stream, in: &state))
+            case .notification where envelope.method == "notifications/progress":
+                if let token = envelope.progressToken, let stream = state.progressStreams[token] {
+                    return .stream(stream, finishAfter: false)
+                }
+            case .notification where envelope.method == "notifications/cancelled":
+                if let id = envelope.referencedRequestID, let pending = state.pending[id], pending.stream.kind == .requestSSE {
+                    return .stream(pending.stream, finishAfter: false)
+                }
+            default:
+                break
+            }
+            // Requests and log messages from the child almost always belong to a call in
+            // flight, so they prefer a POST stream; other notifications prefer the GET stream.
+            let relatesToCall = envelope.kind == .request || envelope.method == "notifications/message"
+            let oldestCall = state.requestStreams.first?.stream
+            if let stream = relatesToCall ? (oldestCall ?? state.standalone) : (state.standalone ?? oldestCall) {
+                return .stream(stream, finishAfter: false)
+            }
+            if state.backlog.count >= configuration.backlogMessages {
+                state.backlog.removeFirst()
+                metrics.errors(kind: "backlog_overflow")
+            }
+            state.backlog.append(message)
+            return .backlogged
+        }
+        switch delivery {
+        case .stream(let stream, let finishAfter):
+            if !(await stream.queue.push(.message(message))) {
+                logger.debug("client stream gone; message dropped", metadata: ["method": "\(envelope.method ?? "-")"])
+            }
+            if finishAfter { stream.queue.finish() }
+        case .backlogged:
+            logger.debug("no client stream open; message queued", metadata: ["method": "\(envelope.method ?? "-")"])
+        case .dropped(let why):
+            logger.debug("child message dropped", metadata: ["reason": "\(why)", "id": "\(envelope.id?.json ?? "-")"])
+        }
+        if endAfterDelivery { terminate(reason: "MCP server negotiated an unsupported protocol version") }
+    }
+
+    /// Decrements a POST stream's unanswered count; true when its last response is going out.
+    private static func markAnswered(_ stream: ClientStream, in state: inout State) -> Bool {
+        if let index = state.requestStreams.firstIndex(where: { $0.stream === stream }) {
+            state.requestStreams[index].outstanding -= 1
+            if state.requestStreams[index].outstanding <= 0 {
+                state.requestStreams.remove(at: index)
+                return true
+            }
+            return false
+        }
+        if let remaining = state.jsonStreams[stream.id] {
+            state.jsonStreams[stream.id] = remaining - 1
+            if remaining <= 1 {
+                state.jsonStreams[stream.id] = nil
+                return true
+            }
+        }
+        return false
+    }
+
+    /// Reads `result.protocolVersion` of the child's initialize answer (B-07). An unsupported
+    /// version replaces the answer with an error; returns false when the session must end.
+    private static func acceptNegotiation(of message: inout ByteBuffer, id: JSONRPCID, into state: inout State) -> Bool {
+        let object = try? JSONSerialization.jsonObject(with: Data(message.readableBytesView)) as? [String: Any]
+        guard let result = object?["result"] as? [String: Any] else { return true }  // an error answer passes through
+        let version = (result["protocolVersion"] as? String).flatMap(ProtocolVersion.init(rawValue:))
+        guard let version else {
+            let offered = result["protocolVersion"] as? String ?? "none"
+            message = JSONRPCErrorBody.buffer(
+                id: id, code: .internalError,
+                message: "MCP server chose protocol version \(offered), which this bridge does not support")
+            return false
+        }
+        state.negotiatedVersion = version
+        return true
+    }
+
+    static func preview(_ line: ByteBuffer) -> String {
+        let limit = 200
+        let text = String(decoding: line.readableBytesView.prefix(limit), as: UTF8.self)
+        return line.readableBytes > limit ? text + "…" : text
+    }
+}

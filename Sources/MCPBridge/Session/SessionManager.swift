@@ -1,0 +1,136 @@
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// Owns every session: creates them under the session cap, runs each child as a child task,
+/// reaps idle sessions, and on shutdown walks every child down its shutdown ladder.
+public final class SessionManager: Service, Sendable {
+    public enum CreateError: Error, Equatable {
+        case limitReached(Int)
+        case shuttingDown
+    }
+
+    public struct Configuration: Sendable {
+        public var command: ChildCommand
+        public var maximumSessions: Int = 100
+        public var idleTimeout: Duration = .seconds(1800)
+        public var session = SessionConfiguration()
+
+        public init(command: ChildCommand) { self.command = command }
+    }
+
+    private struct State {
+        var sessions: [String: Session] = [:]
+        var childrenRunning = 0
+        var shuttingDown = false
+        var lastStartFailure: String?
+    }
+
+    public let configuration: Configuration
+    private let logger: Logger
+    private let metrics: BridgeMetrics
+    private let state = Mutex(State())
+    private let launches: AsyncStream<Session>
+    private let launchQueue: AsyncStream<Session>.Continuation
+    private let stopping = Latch()
+
+    public init(configuration: Configuration, metrics: BridgeMetrics, logger: Logger) {
+        self.configuration = configuration
+        self.metrics = metrics
+        self.logger = logger
+        (launches, launchQueue) = AsyncStream.makeStream()
+    }
+
+    public var count: Int { state.withLock { $0.sessions.count } }
+
+    /// Why the child command cannot be run, if it cannot (for `/readyz`).
+    public var unreadyReason: String? {
+        if let missing = configuration.command.unresolvableReason { return missing }
+        return state.withLock { $0.lastStartFailure }
+    }
+
+    public func session(id: String) -> Session? {
+        state.withLock { $0.sessions[id] }
+    }
+
+    /// Creates a session and starts its child.
+    public func create(transport: Session.Transport) throws(CreateError) -> Session {
+        let session = try state.withLock { (state) throws(CreateError) -> Session in
+            guard !state.shuttingDown else { throw .shuttingDown }
+            guard state.sessions.count < configuration.maximumSessions else { throw .limitReached(configuration.maximumSessions) }
+            var id = SessionID.make()
+            while state.sessions[id] != nil { id = SessionID.make() }
+            let session = Session(
+                id: id, transport: transport, command: configuration.command,
+                configuration: configuration.session, metrics: metrics, logger: logger)
+            state.sessions[id] = session
+            state.childrenRunning += 1
+            metrics.sessionsChanged(active: state.sessions.count, children: state.childrenRunning)
+            return session
+        }
+        metrics.sessionStarted(transport: transport.rawValue)
+        launchQueue.yield(session)
+        return session
+    }
+
+    public func run() async throws {
+        await withGracefulShutdownHandler {
+            await withDiscardingTaskGroup { group in
+                group.addTask { await self.reapIdleSessions() }
+                for await session in launches {
+                    group.addTask {
+                        await session.run()
+                        self.didEnd(session)
+                    }
+                }
+            }
+        } onGracefulShutdown: {
+            self.shutDownAll()
+        }
+    }
+
+    private func didEnd(_ session: Session) {
+        let startFailure: String? = session.processID == nil ? "the MCP server command could not be started" : nil
+        state.withLock { state in
+            state.sessions[session.id] = nil
+            state.childrenRunning -= 1
+            if let startFailure { state.lastStartFailure = startFailure } else { state.lastStartFailure = nil }
+            metrics.sessionsChanged(active: state.sessions.count, children: state.childrenRunning)
+        }
+    }
+
+    /// Stops taking sessions and ends every running one; `run()` returns once all children are gone.
+    public func shutDownAll() {
+        let sessions = state.withLock { state in
+            state.shuttingDown = true
+            return Array(state.sessions.values)
+        }
+        logger.info("shutting down sessions", metadata: ["count": "\(sessions.count)"])
+        stopping.open()
+        for session in sessions { session.terminate(reason: "bridge shutting down") }
+        launchQueue.finish()
+    }
+
+    private func reapIdleSessions() async {
+        let interval = min(configuration.idleTimeout / 4, .seconds(30))
+        while await !stopping.wait(timeout: interval) {
+            let now = ContinuousClock.now
+            let idle = state.withLock { state in
+                state.sessions.values.filter { $0.isIdle(for: configuration.idleTimeout, now: now) }
+            }
+            for session in idle { session.terminate(reason: "idle timeout") }
+        }
+    }
+}
+
+/// Session ids: 128 bits from the system's cryptographic generator, as 32 hex digits
+/// (visible ASCII only, SH-17).
+enum SessionID {
+    static func make() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<2).map { _ in
+            let hex = String(generator.next() as UInt64, radix: 16)
+            return String(repeating: "0", count: 16 - hex.count) + hex
+        }.joined()
+    }
+}

@@ -1,0 +1,143 @@
+import NIOCore
+import Synchronization
+
+/// A single-consumer async queue bounded by a byte budget.
+///
+/// `push` always admits the element (so ordering never depends on timing) and then suspends
+/// the producer until the consumer has drained the queue back under its budget: a slow
+/// reader slows its producer instead of growing memory. `finish` lets the consumer drain;
+/// `close` (or cancelling the consumer) drops what is queued and releases every producer.
+public final class BoundedQueue<Element: Sendable>: Sendable {
+    private struct State {
+        var buffer = CircularBuffer<Element>()
+        var bufferedBytes = 0
+        var finished = false
+        var closed = false
+        var consumer: CheckedContinuation<Element?, Never>?
+        var producers: [Int: CheckedContinuation<Bool, Never>] = [:]
+        var nextProducerID = 0
+
+        mutating func releaseProducers(ifBelow limit: Int) -> [CheckedContinuation<Bool, Never>] {
+            guard closed || bufferedBytes <= limit, !producers.isEmpty else { return [] }
+            defer { producers.removeAll() }
+            return Array(producers.values)
+        }
+    }
+
+    private enum EnqueueOutcome {
+        case rejected
+        case queued
+        case handedTo(CheckedContinuation<Element?, Never>)
+    }
+
+    private let state = Mutex(State())
+    private let byteLimit: Int
+    private let weigh: @Sendable (Element) -> Int
+
+    public init(byteLimit: Int, weigh: @escaping @Sendable (Element) -> Int) {
+        self.byteLimit = byteLimit
+        self.weigh = weigh
+    }
+
+    /// Whether the queue no longer accepts elements.
+    public var isClosed: Bool { state.withLock { $0.closed || $0.finished } }
+
+    /// Enqueues `element`, then waits while the queue is over budget.
+    /// - Returns: `false` if the queue was closed (the element is dropped).
+    @discardableResult
+    public func push(_ element: Element) async -> Bool {
+        guard enqueue(element) else { return false }
+        let producerID: Int? = state.withLock { state in
+            guard !state.closed, state.bufferedBytes > byteLimit else { return nil }
+            state.nextProducerID += 1
+            return state.nextProducerID
+        }
+        guard let producerID else { return !state.withLock { $0.closed } }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let resumeNow: Bool? = state.withLock { state in
+                    if state.closed || Task.isCancelled { return false }
+                    if state.bufferedBytes <= byteLimit { return true }
+                    state.producers[producerID] = continuation
+                    return nil
+                }
+                if let resumeNow { continuation.resume(returning: resumeNow) }
+            }
+        } onCancel: {
+            state.withLock { $0.producers.removeValue(forKey: producerID) }?.resume(returning: false)
+        }
+    }
+
+    /// Enqueues without waiting for room (small control messages, errors at teardown).
+    @discardableResult
+    public func enqueue(_ element: Element) -> Bool {
+        let outcome: EnqueueOutcome = state.withLock { state in
+            guard !state.closed, !state.finished else { return .rejected }
+            if let consumer = state.consumer {
+                state.consumer = nil
+                return .handedTo(consumer)
+            }
+            state.buffer.append(element)
+            state.bufferedBytes += weigh(element)
+            return .queued
+        }
+        switch outcome {
+        case .rejected: return false
+        case .queued: return true
+        case .handedTo(let consumer):
+            consumer.resume(returning: element)
+            return true
+        }
+    }
+
+    /// The next element, or `nil` once the queue is finished and drained, or closed.
+    /// Cancelling the waiting consumer closes the queue.
+    public func next() async -> Element? {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Element?, Never>) in
+                var released: [CheckedContinuation<Bool, Never>] = []
+                let ready: Element?? = state.withLock { state in
+                    if let element = state.buffer.popFirst() {
+                        state.bufferedBytes -= weigh(element)
+                        released = state.releaseProducers(ifBelow: byteLimit)
+                        return .some(element)
+                    }
+                    if state.closed || state.finished || Task.isCancelled { return .some(nil) }
+                    state.consumer = continuation
+                    return .none
+                }
+                for producer in released { producer.resume(returning: true) }
+                if let ready { continuation.resume(returning: ready) }
+            }
+        } onCancel: {
+            close()
+        }
+    }
+
+    /// No more elements will come; the consumer drains what is queued, then gets `nil`.
+    public func finish() {
+        let consumer = state.withLock { state -> CheckedContinuation<Element?, Never>? in
+            state.finished = true
+            guard state.buffer.isEmpty else { return nil }
+            defer { state.consumer = nil }
+            return state.consumer
+        }
+        consumer?.resume(returning: nil)
+    }
+
+    /// Drops everything queued and wakes the consumer and all producers.
+    public func close() {
+        let (consumer, producers) = state.withLock { state in
+            state.closed = true
+            state.buffer.removeAll()
+            state.bufferedBytes = 0
+            defer {
+                state.consumer = nil
+                state.producers.removeAll()
+            }
+            return (state.consumer, Array(state.producers.values))
+        }
+        consumer?.resume(returning: nil)
+        for producer in producers { producer.resume(returning: false) }
+    }
+}

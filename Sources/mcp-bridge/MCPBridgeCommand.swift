@@ -1,0 +1,229 @@
+import ArgumentParser
+import Foundation
+import Logging
+import MCPBridge
+import Metrics
+import Prometheus
+
+@main
+struct MCPBridgeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mcp-bridge",
+        abstract: "Serve a stdio MCP server over Streamable HTTP (/mcp) and legacy HTTP+SSE (/sse, /message).",
+        usage: """
+            mcp-bridge [options] -- COMMAND [ARGS...]
+              mcp-bridge [options] --stdio "COMMAND ARGS..."
+            """,
+        discussion: """
+            Each MCP session gets its own child process. The bearer token comes from the
+            MCP_BRIDGE_TOKEN environment variable or --token-file, never from a flag value, and
+            is never passed to the child. Health: GET /healthz (alive), GET /readyz (503 when the
+            command cannot be started), GET /metrics (Prometheus).
+
+            Sizes take K, M or G suffixes (binary); durations take ms, s, m or h.
+            """
+    )
+
+    @Option(help: "Address to listen on. A non-loopback address requires a token unless --allow-unauthenticated.")
+    var host = "127.0.0.1"
+
+    @Option(help: "TCP port to listen on (0 picks a free port and logs it).")
+    var port = 8000
+
+    @Option(help: ArgumentHelp("File holding the bearer token; one token per line accepts several (rotation).", valueName: "path"))
+    var tokenFile: String?
+
+    @Flag(help: "Allow serving without a token on a non-loopback address.")
+    var allowUnauthenticated = false
+
+    @Option(help: ArgumentHelp("Browser Origin allowed besides loopback origins (repeatable or comma-separated; * allows any).", valueName: "origin"))
+    var allowedOrigins: [String] = []
+
+    @Option(help: ArgumentHelp("Host header value allowed besides loopback names (repeatable or comma-separated; * allows any). Checked always on a loopback bind, otherwise only when given.", valueName: "host"))
+    var allowedHosts: [String] = []
+
+    @Flag(help: "Answer CORS preflights and add CORS headers for allowed origins.")
+    var cors = false
+
+    @Option(help: "Most concurrent sessions (each is one child process); more get 503.")
+    var maxSessions = 100
+
+    @Option(help: ArgumentHelp("End a session after this long with no request and no open stream.", valueName: "duration"))
+    var sessionIdleTimeout = "30m"
+
+    @Option(help: ArgumentHelp("Largest request body and largest message the child may write.", valueName: "size"))
+    var maxMessageBytes = "16MiB"
+
+    @Option(help: ArgumentHelp("Bytes buffered per client stream before the child's output waits for a slow reader.", valueName: "size"))
+    var streamBufferBytes = "4MiB"
+
+    @Option(help: ArgumentHelp("Send an SSE keep-alive comment on idle streams this often.", valueName: "duration"))
+    var keepaliveInterval = "15s"
+
+    @Option(help: ArgumentHelp("Shutdown ladder step: wait this long after closing the child's stdin, and again after SIGTERM, before escalating.", valueName: "duration"))
+    var shutdownGrace = "2s"
+
+    @Option(help: ArgumentHelp("Serve every route under this path prefix (e.g. /github).", valueName: "path"))
+    var basePath = ""
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: Logger.Level = .info
+
+    @Option(help: "Log format: text or json (always on stderr).")
+    var logFormat: LogFormat = .text
+
+    @Option(help: ArgumentHelp("Set an environment variable for the child (repeatable).", valueName: "NAME=VALUE"))
+    var env: [String] = []
+
+    @Option(help: ArgumentHelp("With --clean-env, pass this variable from the bridge's environment to the child (repeatable).", valueName: "NAME"))
+    var passEnv: [String] = []
+
+    @Flag(help: "Start the child from a minimal environment (PATH, HOME, LANG, LC_ALL, TZ, TMPDIR, USER) instead of the bridge's own.")
+    var cleanEnv = false
+
+    @Option(help: ArgumentHelp("Working directory for the child.", valueName: "path"))
+    var cwd: String?
+
+    @Option(help: ArgumentHelp("The MCP server command as one string, split like a shell would (no shell runs).", valueName: "command"))
+    var stdio: String?
+
+    @Argument(parsing: .postTerminator, help: ArgumentHelp("The MCP server command and its arguments, after --.", valueName: "command"))
+    var command: [String] = []
+
+    enum LogFormat: String, ExpressibleByArgument, CaseIterable {
+        case text, json
+    }
+
+    func validate() throws {
+        _ = try makeConfiguration(environment: ProcessInfo.processInfo.environment)
+    }
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let configuration = try makeConfiguration(environment: environment)
+        let level = logLevel
+        switch logFormat {
+        case .text:
+            LoggingSystem.bootstrap { label in
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = level
+                return handler
+            }
+        case .json:
+            LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level) }
+        }
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        let logger = Logger(label: "mcp-bridge")
+        if configuration.tokens.isEmpty {
+            logger.warning("no bearer token configured: every local process can use this bridge")
+        }
+        try await BridgeServer(configuration: configuration, logger: logger, registry: registry).run()
+    }
+
+    /// Maps the parsed flags into the one configuration value, checking what crosses fields.
+    func makeConfiguration(environment: [String: String]) throws -> BridgeConfiguration {
+        let argv: [String]
+        switch (stdio, command.isEmpty) {
+        case (nil, true):
+            throw ValidationError("Give the MCP server command after -- (mcp-bridge [options] -- COMMAND [ARGS...]) or with --stdio.")
+        case (.some, false):
+            throw ValidationError("Give the MCP server command either after -- or with --stdio, not both.")
+        case (.some(let line), true):
+            do {
+                argv = try ShellWords.split(line)
+            } catch {
+                throw ValidationError("--stdio: \(error)")
+            }
+            guard !argv.isEmpty else { throw ValidationError("--stdio: the command is empty.") }
+        case (nil, false):
+            argv = command
+        }
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535.") }
+        guard maxSessions > 0 else { throw ValidationError("--max-sessions must be at least 1.") }
+        guard basePath.isEmpty || (basePath.hasPrefix("/") && !basePath.hasSuffix("/")) else {
+            throw ValidationError("--base-path must start with / and not end with / (e.g. /github).")
+        }
+
+        var configuration = BridgeConfiguration(
+            command: ChildCommand(executable: argv[0], arguments: Array(argv.dropFirst()), environment: try childEnvironment(from: environment), workingDirectory: cwd)
+        )
+        configuration.host = host
+        configuration.port = port
+        configuration.tokens = try tokens(from: environment)
+        configuration.allowedOrigins = allowedOrigins.flatMap { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
+        configuration.allowedHosts = allowedHosts.flatMap { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
+        configuration.cors = cors
+        configuration.basePath = basePath
+        configuration.maximumMessageBytes = try size(maxMessageBytes, flag: "--max-message-bytes")
+        configuration.keepAliveInterval = try duration(keepaliveInterval, flag: "--keepalive-interval", minimum: .milliseconds(100))
+        configuration.sessions.maximumSessions = maxSessions
+        configuration.sessions.idleTimeout = try duration(sessionIdleTimeout, flag: "--session-idle-timeout", minimum: .seconds(1))
+        configuration.sessions.session.streamBufferBytes = try size(streamBufferBytes, flag: "--stream-buffer-bytes")
+        configuration.sessions.session.childLimits = ChildLimits(
+            maximumMessageBytes: configuration.maximumMessageBytes,
+            shutdownGrace: try duration(shutdownGrace, flag: "--shutdown-grace", minimum: .zero)
+        )
+
+        if configuration.tokens.isEmpty, !BridgeConfiguration.isLoopback(host), !allowUnauthenticated {
+            throw ValidationError(
+                "Refusing to listen on \(host) without a bearer token. Set MCP_BRIDGE_TOKEN or --token-file, or pass --allow-unauthenticated if something in front of the bridge authenticates."
+            )
+        }
+        return configuration
+    }
+
+    private func tokens(from environment: [String: String]) throws -> [String] {
+        var tokens: [String] = []
+        if let token = environment["MCP_BRIDGE_TOKEN"], !token.isEmpty { tokens.append(token) }
+        if let tokenFile {
+            guard let contents = try? String(contentsOfFile: tokenFile, encoding: .utf8) else {
+                throw ValidationError("--token-file: cannot read \(tokenFile).")
+            }
+            let fromFile = contents.split(whereSeparator: \.isNewline)
+                .map { $0.trimmingCharacters(in: .whitespaces) }
+                .filter { !$0.isEmpty && !$0.hasPrefix("#") }
+            guard !fromFile.isEmpty else { throw ValidationError("--token-file: \(tokenFile) holds no token.") }
+            tokens += fromFile
+        }
+        return tokens
+    }
+
+    /// The child's environment: the bridge's own (or a minimal one), never the bridge's
+    /// `MCP_BRIDGE_*` settings, so the token cannot leak into the MCP server.
+    private func childEnvironment(from environment: [String: String]) throws -> [String: String] {
+        let minimal = ["PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "USER"]
+        var child = cleanEnv ? environment.filter { minimal.contains($0.key) } : environment
+        if cleanEnv {
+            for name in passEnv {
+                if let value = environment[name] { child[name] = value }
+            }
+        } else if !passEnv.isEmpty {
+            throw ValidationError("--pass-env only makes sense with --clean-env (the child inherits everything otherwise).")
+        }
+        child = child.filter { !$0.key.hasPrefix("MCP_BRIDGE_") }
+        for assignment in env {
+            guard let equals = assignment.firstIndex(of: "="), equals != assignment.startIndex else {
+                throw ValidationError("--env expects NAME=VALUE, got \(assignment).")
+            }
+            child[String(assignment[..<equals])] = String(assignment[assignment.index(after: equals)...])
+        }
+        return child
+    }
+
+    private func size(_ text: String, flag: String) throws -> Int {
+        guard let value = Quantities.bytes(text), value >= 1024 else {
+            throw ValidationError("\(flag) expects a size of at least 1KiB such as 4MiB, got \(text).")
+        }
+        return value
+    }
+
+    private func duration(_ text: String, flag: String, minimum: Duration) throws -> Duration {
+        guard let value = Quantities.duration(text), value >= minimum else {
+            throw ValidationError("\(flag) expects a duration such as 30s or 5m (at least \(minimum)), got \(text).")
+        }
+        return value
+    }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}

@@ -57,6 +57,9 @@ struct MCPBridgeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Bytes buffered per client stream before the child's output waits for a slow reader.", valueName: "size"))
     var streamBufferBytes = "4MiB"
 
+    @Option(help: ArgumentHelp("Reply with plain JSON when a request's only answer arrives within this window (0 = always stream SSE).", valueName: "duration"))
+    var jsonReplyWindow = "10s"
+
     @Option(help: ArgumentHelp("Send an SSE keep-alive comment on idle streams this often.", valueName: "duration"))
     var keepaliveInterval = "15s"
 
@@ -156,6 +159,7 @@ struct MCPBridgeCommand: AsyncParsableCommand {
         configuration.cors = cors
         configuration.basePath = basePath
         configuration.maximumMessageBytes = try size(maxMessageBytes, flag: "--max-message-bytes")
+        configuration.jsonReplyWindow = try duration(jsonReplyWindow, flag: "--json-reply-window", minimum: .zero)
         configuration.keepAliveInterval = try duration(keepaliveInterval, flag: "--keepalive-interval", minimum: .milliseconds(100))
         configuration.sessions.maximumSessions = maxSessions
         configuration.sessions.idleTimeout = try duration(sessionIdleTimeout, flag: "--session-idle-timeout", minimum: .seconds(1))

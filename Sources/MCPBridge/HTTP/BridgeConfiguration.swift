@@ -13,6 +13,9 @@ public struct BridgeConfiguration: Sendable {
     public var cors = false
     /// Largest request body, and largest message the child may write.
     public var maximumMessageBytes = 16 << 20
+    /// How long a POST that accepts SSE waits for its answer before streaming; an answer
+    /// that arrives in time with nothing before it is sent as plain JSON. Zero: always SSE.
+    public var jsonReplyWindow: Duration = .seconds(10)
     /// SSE comment keep-alive period for idle streams.
     public var keepAliveInterval: Duration = .seconds(15)
     /// Path prefix for every route, for use behind a path-prefixing proxy (e.g. `/github`).

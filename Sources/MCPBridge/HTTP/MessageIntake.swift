@@ -72,7 +72,7 @@ enum SSEResponder {
                     if let preamble { try await writer.write(preamble) }
                     while let event = await stream.queue.next() {
                         switch event {
-                        case .message(let message): try await writer.write(SSEEncoding.messageEvent(message))
+                        case .message(let message, _): try await writer.write(SSEEncoding.messageEvent(message))
                         case .keepAlive: try await writer.write(SSEEncoding.keepAlive)
                         }
                     }

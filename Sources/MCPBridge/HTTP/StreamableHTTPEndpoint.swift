@@ -76,9 +76,32 @@ struct StreamableHTTPEndpoint: Sendable {
             return Self.sessionNotFound
         }
         if stream.kind == .requestSSE {
-            return SSEResponder.response(for: request, stream: stream, session: session, headers: responseHeaders, keepAlive: configuration.keepAliveInterval)
+            return await streamOrReplyJSON(request: request, stream: stream, session: session, batch: intake.isBatch, headers: responseHeaders)
         }
         return await collectJSONResponses(request: request, stream: stream, session: session, batch: intake.isBatch, headers: responseHeaders)
+    }
+
+    /// Streams SSE, unless the POST's only answer arrives within the JSON reply window with
+    /// nothing before it: then a plain JSON body is cheaper and escapes clients' SSE event
+    /// size caps (mcp 2.x: 1 MiB). Anything streamed first (progress, logs, server requests)
+    /// or a slow answer keeps SSE, so streaming semantics are never lost.
+    private func streamOrReplyJSON(request: Request, stream: ClientStream, session: Session, batch: Bool, headers: HTTPFields) async -> Response {
+        var preamble: ByteBuffer?
+        if !batch, configuration.jsonReplyWindow > .zero {
+            switch await stream.queue.next(timeout: configuration.jsonReplyWindow) {
+            case .element(.message(let message, endsStream: true)):
+                session.detach(stream)
+                return Reply.json(message, headers: headers)
+            case .element(.message(let message, endsStream: false)):
+                preamble = SSEEncoding.messageEvent(message)
+            case .element(.keepAlive), .timedOut:
+                break
+            case .end:
+                session.detach(stream)
+                return Self.sessionNotFound
+            }
+        }
+        return SSEResponder.response(for: request, stream: stream, session: session, headers: headers, preamble: preamble, keepAlive: configuration.keepAliveInterval)
     }
 
     private func collectJSONResponses(request: Request, stream: ClientStream, session: Session, batch: Bool, headers: HTTPFields) async -> Response {
@@ -86,7 +109,7 @@ struct StreamableHTTPEndpoint: Sendable {
         let responses: [ByteBuffer] = (try? await request.body.consumeWithCancellationOnInboundClose { _ in
             var collected: [ByteBuffer] = []
             while let event = await stream.queue.next() {
-                if case .message(let message) = event { collected.append(message) }
+                if case .message(let message, _) = event { collected.append(message) }
             }
             return collected
         }) ?? []

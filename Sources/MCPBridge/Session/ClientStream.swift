@@ -16,7 +16,8 @@ public final class ClientStream: Sendable {
     }
 
     public enum Event: Sendable, Equatable {
-        case message(ByteBuffer)
+        /// A JSON-RPC message; `endsStream` marks the last answer a POST stream waits for.
+        case message(ByteBuffer, endsStream: Bool = false)
         case keepAlive
     }
 
@@ -30,7 +31,7 @@ public final class ClientStream: Sendable {
         self.id = Self.counter.wrappingAdd(1, ordering: .relaxed).newValue
         self.kind = kind
         self.queue = BoundedQueue(byteLimit: bufferBytes) { event in
-            if case .message(let buffer) = event { return buffer.readableBytes }
+            if case .message(let buffer, _) = event { return buffer.readableBytes }
             return 0
         }
     }

@@ -346,7 +346,7 @@ public final class Session: Sendable {
         }
         switch delivery {
         case .stream(let stream, let finishAfter):
-            if !(await stream.queue.push(.message(message))) {
+            if !(await stream.queue.push(.message(message, endsStream: finishAfter))) {
                 logger.debug("client stream gone; message dropped", metadata: ["method": "\(envelope.method ?? "-")"])
             }
             if finishAfter { stream.queue.finish() }

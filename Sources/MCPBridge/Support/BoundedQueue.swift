@@ -13,7 +13,8 @@ public final class BoundedQueue<Element: Sendable>: Sendable {
         var bufferedBytes = 0
         var finished = false
         var closed = false
-        var consumer: CheckedContinuation<Element?, Never>?
+        var consumer: CheckedContinuation<Dequeued, Never>?
+        var consumerToken = 0
         var producers: [Int: CheckedContinuation<Bool, Never>] = [:]
         var nextProducerID = 0
 
@@ -24,10 +25,17 @@ public final class BoundedQueue<Element: Sendable>: Sendable {
         }
     }
 
+    /// What a consumer wakes up with.
+    public enum Dequeued: Sendable {
+        case element(Element)
+        case end
+        case timedOut
+    }
+
     private enum EnqueueOutcome {
         case rejected
         case queued
-        case handedTo(CheckedContinuation<Element?, Never>)
+        case handedTo(CheckedContinuation<Dequeued, Never>)
     }
 
     private let state = Mutex(State())
@@ -85,7 +93,7 @@ public final class BoundedQueue<Element: Sendable>: Sendable {
         case .rejected: return false
         case .queued: return true
         case .handedTo(let consumer):
-            consumer.resume(returning: element)
+            consumer.resume(returning: .element(element))
             return true
         }
     }
@@ -93,36 +101,62 @@ public final class BoundedQueue<Element: Sendable>: Sendable {
     /// The next element, or `nil` once the queue is finished and drained, or closed.
     /// Cancelling the waiting consumer closes the queue.
     public func next() async -> Element? {
+        if case .element(let element) = await next(timeout: nil) { return element }
+        return nil
+    }
+
+    /// The next element, `.end`, or `.timedOut` if nothing came within `timeout`
+    /// (the queue stays open after a timeout).
+    public func next(timeout: Duration?) async -> Dequeued {
         await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Element?, Never>) in
+            await withCheckedContinuation { (continuation: CheckedContinuation<Dequeued, Never>) in
                 var released: [CheckedContinuation<Bool, Never>] = []
-                let ready: Element?? = state.withLock { state in
+                var token = 0
+                let ready: Dequeued? = state.withLock { state in
                     if let element = state.buffer.popFirst() {
                         state.bufferedBytes -= weigh(element)
                         released = state.releaseProducers(ifBelow: byteLimit)
-                        return .some(element)
+                        return .element(element)
                     }
-                    if state.closed || state.finished || Task.isCancelled { return .some(nil) }
+                    if state.closed || state.finished || Task.isCancelled { return .end }
                     state.consumer = continuation
-                    return .none
+                    state.consumerToken += 1
+                    token = state.consumerToken
+                    return nil
                 }
                 for producer in released { producer.resume(returning: true) }
-                if let ready { continuation.resume(returning: ready) }
+                if let ready {
+                    continuation.resume(returning: ready)
+                } else if let timeout {
+                    Task { [weak self] in
+                        try? await Task.sleep(for: timeout)
+                        self?.expireConsumer(token: token)
+                    }
+                }
             }
         } onCancel: {
             close()
         }
     }
 
+    private func expireConsumer(token: Int) {
+        let consumer: CheckedContinuation<Dequeued, Never>? = state.withLock { state in
+            guard state.consumerToken == token, let consumer = state.consumer else { return nil }
+            state.consumer = nil
+            return consumer
+        }
+        consumer?.resume(returning: .timedOut)
+    }
+
     /// No more elements will come; the consumer drains what is queued, then gets `nil`.
     public func finish() {
-        let consumer = state.withLock { state -> CheckedContinuation<Element?, Never>? in
+        let consumer = state.withLock { state -> CheckedContinuation<Dequeued, Never>? in
             state.finished = true
             guard state.buffer.isEmpty else { return nil }
             defer { state.consumer = nil }
             return state.consumer
         }
-        consumer?.resume(returning: nil)
+        consumer?.resume(returning: .end)
     }
 
     /// Drops everything queued and wakes the consumer and all producers.
@@ -137,7 +171,7 @@ public final class BoundedQueue<Element: Sendable>: Sendable {
             }
             return (state.consumer, Array(state.producers.values))
         }
-        consumer?.resume(returning: nil)
+        consumer?.resume(returning: .end)
         for producer in producers { producer.resume(returning: false) }
     }
 }

@@ -1,0 +1,220 @@
+"""Shared fixtures: start the real mcp-bridge binary, talk to it with the official SDK.
+
+The same tests run twice, under mcp 1.30.0 and mcp 2.3.0 (one venv each, see
+scripts/test). `open_session` hides the few API differences between the two.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BRIDGE = Path(os.environ.get("MCP_BRIDGE_BIN", ROOT / ".build" / "debug" / "mcp-bridge"))
+# Children run from the server venv (mcp 1.x, mcp-server-time, mcp-server-git).
+SERVER_PYTHON = Path(os.environ.get("MCP_SERVER_PYTHON", sys.executable))
+SERVER_BIN = SERVER_PYTHON.parent
+FIXTURE = [str(SERVER_PYTHON), str(ROOT / "Tests" / "integration" / "fixtures" / "fixture_server.py")]
+MCP_MAJOR = int(importlib.metadata.version("mcp").split(".")[0])
+
+ACCEPT_BOTH = "application/json, text/event-stream"
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+class Bridge:
+    """One mcp-bridge process on a free loopback port; its stderr is kept for assertions."""
+
+    def __init__(self, child: list[str] | None = None, args: list[str] | None = None, env: dict | None = None,
+                 stdio: str | None = None):
+        self.argv = [str(BRIDGE), "--port", "0", *(args or [])]
+        if stdio is not None:
+            self.argv += ["--stdio", stdio]
+        else:
+            self.argv += ["--", *(child or FIXTURE)]
+        self.env = {**os.environ, **(env or {})}
+        self.log_lines: list[str] = []
+        self.port: int | None = None
+        self._ready = threading.Event()
+
+    def start(self, expect_ready: bool = True) -> "Bridge":
+        self.proc = subprocess.Popen(self.argv, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                     text=True, start_new_session=True)
+        self._reader = threading.Thread(target=self._read_stderr, daemon=True)
+        self._reader.start()
+        if expect_ready:
+            if not self._ready.wait(20):
+                self.stop()
+                raise RuntimeError("bridge did not start:\n" + self.log)
+        return self
+
+    def _read_stderr(self):
+        for line in self.proc.stderr:
+            self.log_lines.append(line)
+            match = re.search(r"address=\S+:(\d+)", line) or re.search(r'"address":"[^"]*:(\d+)"', line)
+            if match and "listening" in line:
+                self.port = int(match.group(1))
+                self._ready.set()
+
+    @property
+    def log(self) -> str:
+        return "".join(self.log_lines)
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def mcp_url(self) -> str:
+        return self.base + "/mcp"
+
+    @property
+    def sse_url(self) -> str:
+        return self.base + "/sse"
+
+    def wait_for_log(self, needle: str, timeout: float = 10) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if needle in self.log:
+                return True
+            time.sleep(0.05)
+        return False
+
+    def stop(self, sig=signal.SIGTERM, timeout: float = 15) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self._reader.join(5)
+        return self.proc.returncode
+
+
+@pytest.fixture
+def bridge_factory():
+    started: list[Bridge] = []
+
+    def make(*args, **kwargs) -> Bridge:
+        expect_ready = kwargs.pop("expect_ready", True)
+        bridge = Bridge(*args, **kwargs)
+        started.append(bridge)
+        return bridge.start(expect_ready=expect_ready)
+
+    yield make
+    for bridge in started:
+        bridge.stop()
+
+
+@pytest.fixture
+def bridge(bridge_factory) -> Bridge:
+    return bridge_factory()
+
+
+# ---------------------------------------------------------------- SDK compatibility
+
+@contextlib.asynccontextmanager
+async def open_session(url: str, transport: str = "streamable", headers: dict | None = None, **callbacks):
+    """An initialized ClientSession over /mcp ("streamable") or /sse ("sse"), for mcp 1.x and 2.x."""
+    from mcp import ClientSession
+
+    if transport == "sse":
+        from mcp.client.sse import sse_client
+
+        async with sse_client(url, headers=headers) as (read, write):
+            async with ClientSession(read, write, **callbacks) as session:
+                await session.initialize()
+                yield session
+        return
+    if MCP_MAJOR >= 2:
+        import httpx2
+        from mcp.client.streamable_http import streamable_http_client
+
+        async with httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30, read=300)) as http:
+            # 2.x caps one SSE event at 1 MiB by default; large results need the cap lifted.
+            async with streamable_http_client(url, http_client=http, max_sse_event_size=None) as streams:
+                async with ClientSession(streams[0], streams[1], **callbacks) as session:
+                    await session.initialize()
+                    yield session
+    else:
+        from mcp.client.streamable_http import streamablehttp_client
+
+        async with streamablehttp_client(url, headers=headers) as (read, write, _):
+            async with ClientSession(read, write, **callbacks) as session:
+                await session.initialize()
+                yield session
+
+
+def text_of(result) -> str:
+    return result.content[0].text
+
+
+# ---------------------------------------------------------------- raw HTTP helpers
+
+def initialize_body(request_id=1, version="2025-06-18") -> dict:
+    return {"jsonrpc": "2.0", "id": request_id, "method": "initialize",
+            "params": {"protocolVersion": version, "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}}}
+
+
+def raw_initialize(base: str, version="2025-06-18", headers: dict | None = None) -> str:
+    """Initializes a session by hand; returns its id (JSON reply mode keeps this simple)."""
+    response = httpx.post(base + "/mcp", json=initialize_body(version=version), timeout=20,
+                          headers={"Accept": "application/json", **(headers or {})})
+    assert response.status_code == 200, response.text
+    session_id = response.headers["mcp-session-id"]
+    done = httpx.post(base + "/mcp", json={"jsonrpc": "2.0", "method": "notifications/initialized"},
+                      headers={"Accept": ACCEPT_BOTH, "Mcp-Session-Id": session_id, **(headers or {})})
+    assert done.status_code == 202
+    return session_id
+
+
+def process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with contextlib.suppress(FileNotFoundError):
+        state = Path(f"/proc/{pid}/stat").read_text().split(") ")[1].split()[0]
+        return state != "Z"
+    return False
+
+
+def wait_until(predicate, timeout: float = 10, interval: float = 0.05) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
+
+
+@pytest.fixture
+def tmp_token_file():
+    with tempfile.NamedTemporaryFile("w", delete=False, suffix=".token") as handle:
+        handle.write("first-token-abc\nsecond-token-def\n")
+    os.chmod(handle.name, 0o600)
+    yield handle.name
+    os.unlink(handle.name)
+
+
+def field(model, camel_name: str):
+    """A model attribute under its 1.x (camelCase) or 2.x (snake_case) name."""
+    if hasattr(model, camel_name):
+        return getattr(model, camel_name)
+    return getattr(model, re.sub(r"(?<!^)(?=[A-Z])", "_", camel_name).lower())

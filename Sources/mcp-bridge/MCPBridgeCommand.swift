@@ -93,6 +93,22 @@ struct MCPBridgeCommand: AsyncParsableCommand {
     @Argument(parsing: .postTerminator, help: ArgumentHelp("The MCP server command and its arguments, after --.", valueName: "command"))
     var command: [String] = []
 
+    /// As a container's PID 1 the process first becomes a signal-forwarding, zombie-reaping
+    /// supervisor and runs the bridge as its child; otherwise this is the usual entry point.
+    static func main() async {
+        InitSupervisor.takeOverIfPID1()
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
+
     enum LogFormat: String, ExpressibleByArgument, CaseIterable {
         case text, json
     }

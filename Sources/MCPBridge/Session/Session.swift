@@ -120,10 +120,12 @@ public final class Session: Sendable {
             let pending = state.pending.map { ($0.key, $0.value.stream) }
             state.pending.removeAll()
             state.progressStreams.removeAll()
-            var streams = state.requestStreams.map(\.stream)
-            if let standalone = state.standalone { streams.append(standalone) }
-            if let legacy = state.legacy { streams.append(legacy) }
-            return (pending, streams)
+            // Every stream a client may be waiting on: SSE and JSON POSTs, GET, legacy.
+            var streams: [Int: ClientStream] = [:]
+            for (_, stream) in pending { streams[stream.id] = stream }
+            for entry in state.requestStreams { streams[entry.stream.id] = entry.stream }
+            for stream in [state.standalone, state.legacy].compactMap({ $0 }) { streams[stream.id] = stream }
+            return (pending, Array(streams.values))
         }
         switch exit {
         case .failedToStart(let why): logger.error("child failed to start", metadata: ["error": "\(why)"])

@@ -1,0 +1,143 @@
+"""Bad children and bad clients: every failure gets a clear answer, nothing hangs, nothing leaks."""
+
+import json
+import os
+import time
+
+import httpx
+import pytest
+
+from conftest import (ACCEPT_BOTH, SERVER_PYTHON, initialize_body, open_session, process_exists,
+                      raw_initialize, text_of, wait_until)
+
+pytestmark = pytest.mark.anyio
+
+
+def call(bridge, session_id, name, arguments, request_id=10, accept="application/json", timeout=30):
+    return httpx.post(bridge.mcp_url, timeout=timeout, headers={"Accept": accept, "Mcp-Session-Id": session_id},
+                      json={"jsonrpc": "2.0", "id": request_id, "method": "tools/call", "params": {"name": name, "arguments": arguments}})
+
+
+def rss_kib(pid: int) -> int:
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+@pytest.mark.parametrize("accept", ["application/json", ACCEPT_BOTH])
+def test_child_crash_mid_call_answers_the_pending_request_at_once_and_ends_the_session(bridge, accept):
+    session_id = raw_initialize(bridge.base)
+    started = time.monotonic()
+    reply = call(bridge, session_id, "crash_now", {"code": 3}, accept=accept)
+    assert time.monotonic() - started < 5
+    assert reply.status_code == 200
+    text = reply.text if reply.headers["content-type"] == "application/json" else reply.text.split("data: ", 1)[1]
+    error = json.loads(text)["error"]
+    assert error["code"] == -32603 and "exited (status 3)" in error["message"]
+    assert call(bridge, session_id, "whoami", {}).status_code == 404
+
+
+async def test_sdk_client_sees_an_error_not_a_hang_when_the_child_crashes(bridge):
+    messages = []
+    started = time.monotonic()
+    try:
+        async with open_session(bridge.sse_url, "sse") as session:
+            await session.call_tool("crash_now", {})
+    except BaseException as error:  # the SDK wraps it in an exception group
+        messages = flatten(error)
+    assert time.monotonic() - started < 10
+    assert any("exited (status 3)" in message for message in messages), messages
+
+
+def flatten(error: BaseException) -> list[str]:
+    if isinstance(error, BaseExceptionGroup):
+        return [message for inner in error.exceptions for message in flatten(inner)]
+    return [str(error)]
+
+
+def test_child_that_cannot_start_gives_502_and_readyz_503(bridge_factory):
+    bridge = bridge_factory(child=["/nonexistent/mcp-server", "--flag"])
+    assert httpx.get(bridge.base + "/healthz").status_code == 200
+    ready = httpx.get(bridge.base + "/readyz")
+    assert ready.status_code == 503 and "not an executable" in ready.json()["reason"]
+    reply = httpx.post(bridge.mcp_url, json=initialize_body(request_id=5), headers={"Accept": ACCEPT_BOTH})
+    assert reply.status_code == 502
+    body = reply.json()
+    assert body["id"] == 5 and body["error"]["code"] == -32603 and "could not be started" in body["error"]["message"]
+    assert httpx.get(bridge.sse_url).status_code == 502
+
+
+def test_child_that_exits_at_once_fails_initialize_with_an_error(bridge_factory):
+    bridge = bridge_factory(child=[str(SERVER_PYTHON), "-c", "import sys; sys.exit(7)"])
+    reply = httpx.post(bridge.mcp_url, json=initialize_body(), headers={"Accept": "application/json"}, timeout=20)
+    assert reply.status_code in (200, 404, 502)
+    if reply.status_code == 200:
+        assert reply.json()["error"]["code"] == -32603
+
+
+def test_garbage_on_stdout_is_logged_and_skipped_and_the_session_goes_on(bridge):
+    session_id = raw_initialize(bridge.base)
+    reply = call(bridge, session_id, "print_garbage", {})
+    assert reply.json()["result"]["content"][0]["text"] == "garbage printed"
+    assert call(bridge, session_id, "test_simple_text", {}, request_id=11).status_code == 200
+    assert bridge.wait_for_log("not JSON-RPC; skipped")
+
+
+def test_a_50_megabyte_line_is_dropped_without_memory_blowup_and_the_session_goes_on(bridge):
+    session_id = raw_initialize(bridge.base)
+    before = rss_kib(bridge.proc.pid)
+    reply = call(bridge, session_id, "print_huge_line", {"megabytes": 50}, timeout=60)
+    assert reply.json()["result"]["content"][0]["text"] == "huge line printed"
+    assert bridge.wait_for_log("over the size limit dropped")
+    assert rss_kib(bridge.proc.pid) - before < 64 * 1024, "the oversized line must not be buffered whole"
+    assert call(bridge, session_id, "test_simple_text", {}, request_id=12).status_code == 200
+
+
+def test_an_oversized_answer_becomes_a_json_rpc_error_for_its_request(bridge_factory):
+    bridge = bridge_factory(args=["--max-message-bytes", "1MiB"])
+    session_id = raw_initialize(bridge.base)
+    reply = call(bridge, session_id, "big_result", {"size": 3 << 20}, request_id="big")
+    error = reply.json()["error"]
+    assert reply.json()["id"] == "big" and error["code"] == -32603 and "exceeds the bridge limit" in error["message"]
+    assert call(bridge, session_id, "test_simple_text", {}, request_id=13).status_code == 200
+
+
+def test_client_that_disconnects_mid_stream_leaves_the_session_usable(bridge):
+    session_id = raw_initialize(bridge.base)
+    headers = {"Accept": ACCEPT_BOTH, "Mcp-Session-Id": session_id}
+    body = {"jsonrpc": "2.0", "id": 20, "method": "tools/call", "params": {"name": "test_tool_with_progress", "arguments": {}, "_meta": {"progressToken": 1}}}
+    with httpx.Client(timeout=10) as client:
+        with client.stream("POST", bridge.mcp_url, json=body, headers=headers) as stream:
+            assert stream.status_code == 200
+            next(stream.iter_lines())  # read one line, then hang up
+    reply = call(bridge, session_id, "test_simple_text", {}, request_id=21)
+    assert reply.status_code == 200
+    assert httpx.get(bridge.base + "/healthz").status_code == 200
+
+
+def test_closing_the_legacy_stream_ends_the_session_and_its_child(bridge):
+    with httpx.Client(timeout=10) as client:
+        with client.stream("GET", bridge.sse_url) as stream:
+            lines = stream.iter_lines()
+            next(lines)
+            endpoint = next(lines)[len("data: "):]
+            assert bridge.wait_for_log("child started")
+    pid = int(bridge.log.split("pid=")[1].split()[0])
+    assert wait_until(lambda: not process_exists(pid), timeout=10)
+    assert httpx.post(bridge.base + endpoint, json=initialize_body(), headers={"Content-Type": "application/json"}).status_code == 404
+
+
+def test_idle_sessions_are_reaped(bridge_factory):
+    bridge = bridge_factory(args=["--session-idle-timeout", "1s"])
+    session_id = raw_initialize(bridge.base)
+    assert wait_until(lambda: "idle timeout" in bridge.log, timeout=10)
+    assert call(bridge, session_id, "whoami", {}).status_code == 404
+
+
+def test_stderr_of_the_child_reaches_the_bridge_log_with_the_session(bridge):
+    session_id = raw_initialize(bridge.base)
+    call(bridge, session_id, "write_stderr", {"text": "hello from the child's stderr"})
+    assert bridge.wait_for_log("hello from the child's stderr")
+    line = next(l for l in bridge.log_lines if "hello from the child's stderr" in l)
+    assert f"mcp.session={session_id[:8]}" in line

@@ -58,9 +58,8 @@ public struct LineFramer: Sendable {
     }
 
     private mutating func accumulate(_ segment: UnsafeRawBufferPointer) {
-        if var dropped = discarded {
-            dropped.length += segment.count
-            discarded = dropped
+        if discarded != nil {
+            extendDiscarded(with: segment)
         } else if pending.readableBytes + segment.count > maximumLineBytes {
             startDiscarding(with: segment)
         } else {
@@ -69,8 +68,9 @@ public struct LineFramer: Sendable {
     }
 
     private mutating func complete(with segment: UnsafeRawBufferPointer, into frames: inout [Frame]) {
-        if let dropped = discarded {
-            frames.append(.oversized(prefix: dropped.prefix, length: dropped.length + segment.count))
+        if discarded != nil {
+            extendDiscarded(with: segment)
+            if let dropped = discarded { frames.append(.oversized(prefix: dropped.prefix, length: dropped.length)) }
             discarded = nil
             return
         }
@@ -96,6 +96,15 @@ public struct LineFramer: Sendable {
         if line.readableBytesView.contains(where: { $0 != 0x20 && $0 != 0x09 }) {
             frames.append(.line(line))
         }
+    }
+
+    /// Counts more bytes of the line being dropped, keeping its first bytes for the prefix.
+    private mutating func extendDiscarded(with segment: UnsafeRawBufferPointer) {
+        guard var dropped = discarded else { return }
+        let room = Self.oversizedPrefixBytes - dropped.prefix.readableBytes
+        if room > 0 { dropped.prefix.writeBytes(UnsafeRawBufferPointer(rebasing: segment.prefix(room))) }
+        dropped.length += segment.count
+        discarded = dropped
     }
 
     private mutating func startDiscarding(with segment: UnsafeRawBufferPointer) {

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 /// Everything the bridge needs to run, validated once at start-up.
 public struct BridgeConfiguration: Sendable {
     public var host = "127.0.0.1"
@@ -26,9 +32,17 @@ public struct BridgeConfiguration: Sendable {
         self.sessions = SessionManager.Configuration(command: command)
     }
 
-    /// Whether `host` names a loopback interface.
+    /// Whether `host` names a loopback interface: `localhost`, an IPv4 literal in 127/8, or `::1`.
+    /// Names that merely start like one (`127.0.0.1.nip.io`) are not loopback.
     public static func isLoopback(_ host: String) -> Bool {
         let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
-        return bare == "localhost" || bare == "::1" || bare.hasPrefix("127.")
+        if bare.lowercased() == "localhost" { return true }
+        var v4 = in_addr()
+        if inet_pton(AF_INET, bare, &v4) == 1 { return UInt32(bigEndian: v4.s_addr) >> 24 == 127 }
+        var v6 = in6_addr()
+        if inet_pton(AF_INET6, bare, &v6) == 1 {
+            return withUnsafeBytes(of: &v6) { bytes in bytes.dropLast().allSatisfy { $0 == 0 } && bytes.last == 1 }
+        }
+        return false
     }
 }

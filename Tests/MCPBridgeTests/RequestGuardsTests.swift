@@ -1,0 +1,86 @@
+import Testing
+
+@testable import MCPBridge
+
+@Suite struct RequestGuardsTests {
+    private func guards(host: String = "127.0.0.1", tokens: [String] = [], origins: [String] = [], hosts: [String] = []) -> RequestGuards {
+        var configuration = BridgeConfiguration(command: ChildCommand(executable: "true", arguments: [], environment: [:]))
+        configuration.host = host
+        configuration.tokens = tokens
+        configuration.allowedOrigins = origins
+        configuration.allowedHosts = hosts
+        return RequestGuards(configuration: configuration)
+    }
+
+    @Test(arguments: ["127.0.0.1:8000", "localhost:8000", "[::1]:8000", "localhost", "127.0.0.1"])
+    func loopbackHostsPassOnALoopbackBind(host: String) {
+        #expect(guards().checkOrigin(host: host, origin: nil) == .allowed)
+    }
+
+    @Test(arguments: ["127.0.0.1.nip.io", "127.evil.com", "localhost.evil.com", "1.2.3.4", "::2", "1:1::1", "[::ffff:127.0.0.1]"])
+    func namesThatOnlyLookLikeLoopbackAreNot(host: String) {
+        #expect(!BridgeConfiguration.isLoopback(host))
+        #expect(guards().checkOrigin(host: host, origin: nil) != .allowed)
+    }
+
+    @Test(arguments: ["127.0.0.1", "127.1.2.3", "localhost", "LOCALHOST", "::1", "[::1]", "0:0:0:0:0:0:0:1"])
+    func loopbackAddressesAreRecognised(host: String) {
+        #expect(BridgeConfiguration.isLoopback(host))
+    }
+
+    @Test func rebindingHostIsForbiddenOnALoopbackBind() {
+        #expect(guards().checkOrigin(host: "evil.example.com", origin: nil) == .forbidden("Host evil.example.com is not allowed"))
+        #expect(guards().checkOrigin(host: "evil.example.com:8000", origin: "http://evil.example.com:8000") != .allowed)
+    }
+
+    @Test func hostIsNotCheckedOnAWildcardBindUnlessHostsAreNamed() {
+        #expect(guards(host: "0.0.0.0").checkOrigin(host: "mcp.internal:8000", origin: nil) == .allowed)
+        #expect(guards(host: "0.0.0.0", hosts: ["mcp.internal"]).checkOrigin(host: "mcp.internal:8000", origin: nil) == .allowed)
+        #expect(guards(host: "0.0.0.0", hosts: ["mcp.internal"]).checkOrigin(host: "other:8000", origin: nil) != .allowed)
+    }
+
+    @Test func originsAreLoopbackByDefaultAndExtendable() {
+        #expect(guards().isAllowedOrigin("http://localhost:6274"))
+        #expect(guards().isAllowedOrigin("https://127.0.0.1"))
+        #expect(!guards().isAllowedOrigin("http://localhost.evil.com"))
+        #expect(!guards().isAllowedOrigin("http://127.0.0.1.nip.io"))
+        #expect(!guards().isAllowedOrigin("null"))
+        #expect(!guards().isAllowedOrigin("http://[::2]:80"))
+        #expect(guards().isAllowedOrigin("http://[::1]:80"))
+        #expect(guards(origins: ["https://app.example.com"]).isAllowedOrigin("https://APP.example.com"))
+        #expect(guards(origins: ["*"]).isAllowedOrigin("https://anything.test"))
+    }
+
+    @Test func bearerTokensAreCheckedExactly() {
+        let gate = guards(tokens: ["alpha", "beta-2"])
+        #expect(gate.checkAuthorization("Bearer alpha") == .allowed)
+        #expect(gate.checkAuthorization("bearer beta-2") == .allowed)
+        #expect(gate.checkAuthorization(nil) == .unauthorized(presented: false))
+        #expect(gate.checkAuthorization("Bearer alph") == .unauthorized(presented: true))
+        #expect(gate.checkAuthorization("Bearer alphaa") == .unauthorized(presented: true))
+        #expect(gate.checkAuthorization("Basic YWxwaGE=") == .unauthorized(presented: true))
+        #expect(gate.checkAuthorization("Bearer ") == .unauthorized(presented: true))
+        #expect(guards().checkAuthorization(nil) == .allowed)
+    }
+
+    @Test func constantTimeCompareHandlesDifferentLengths() {
+        #expect(RequestGuards.constantTimeEqual(Array("abc".utf8), Array("abc".utf8)))
+        #expect(!RequestGuards.constantTimeEqual(Array("abc".utf8), Array("abcd".utf8)))
+        #expect(!RequestGuards.constantTimeEqual([], Array("a".utf8)))
+    }
+
+    @Test(arguments: [
+        (nil, true, true),
+        ("application/json, text/event-stream", true, true),
+        ("*/*", true, true),
+        ("application/*", true, false),
+        ("text/event-stream", false, true),
+        ("application/json;q=0, text/event-stream", false, true),
+        ("text/html", false, false),
+    ] as [(String?, Bool, Bool)])
+    func acceptHeadersAreMatchedLeniently(header: String?, json: Bool, sse: Bool) {
+        let accepted = AcceptedMediaTypes(header: header)
+        #expect(accepted.json == json)
+        #expect(accepted.eventStream == sse)
+    }
+}

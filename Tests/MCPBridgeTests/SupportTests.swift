@@ -1,0 +1,104 @@
+import NIOCore
+import Testing
+
+@testable import MCPBridge
+
+@Suite struct ShellWordsTests {
+    @Test func splitsLikeAShellWithoutRunningOne() throws {
+        #expect(try ShellWords.split("npx -y @modelcontextprotocol/server-filesystem /data") == ["npx", "-y", "@modelcontextprotocol/server-filesystem", "/data"])
+        #expect(try ShellWords.split(#"python 'my server.py' --name "a \"b\" c" x\ y"#) == ["python", "my server.py", "--name", #"a "b" c"#, "x y"])
+        #expect(try ShellWords.split("  a   ''  b ") == ["a", "", "b"])
+        #expect(try ShellWords.split("echo $HOME; rm -rf /") == ["echo", "$HOME;", "rm", "-rf", "/"])
+    }
+
+    @Test func unbalancedQuotesAreErrors() {
+        #expect(throws: ShellWords.SplitError.unterminatedQuote("'")) { try ShellWords.split("a 'b") }
+        #expect(throws: ShellWords.SplitError.trailingBackslash) { try ShellWords.split("a \\") }
+    }
+}
+
+@Suite struct QuantitiesTests {
+    @Test func sizes() {
+        #expect(Quantities.bytes("16MiB") == 16 << 20)
+        #expect(Quantities.bytes("4k") == 4096)
+        #expect(Quantities.bytes("123") == 123)
+        #expect(Quantities.bytes("1.5M") == nil)
+        #expect(Quantities.bytes("99999999999999999G") == nil)
+    }
+
+    @Test func durations() {
+        #expect(Quantities.duration("30m") == .seconds(1800))
+        #expect(Quantities.duration("250ms") == .milliseconds(250))
+        #expect(Quantities.duration("1.5") == .milliseconds(1500))
+        #expect(Quantities.duration("-1") == nil)
+        #expect(Quantities.duration("5 days") == nil)
+    }
+}
+
+@Suite struct SSEEncodingTests {
+    @Test func messagesBecomeOneDataLineWithLineSeparatorsEscaped() {
+        let json = ByteBuffer(string: "{\"t\":\"a\u{2028}b\u{2029}c\u{85}d\"}")
+        let event = String(buffer: SSEEncoding.messageEvent(json))
+        #expect(event == "event: message\ndata: {\"t\":\"a\\u2028b\\u2029c\\u0085d\"}\n\n")
+    }
+
+    @Test func stdioLinesLoseOnlyTheirLineBreaks() {
+        let pretty = Array("{\n  \"jsonrpc\": \"2.0\",\r\n  \"method\": \"x\"\n}".utf8)
+        let line = pretty.withUnsafeBytes { StdioLine.compact($0) }
+        #expect(String(buffer: line) == "{  \"jsonrpc\": \"2.0\",  \"method\": \"x\"}")
+    }
+}
+
+@Suite struct InitSupervisorTests {
+    @Test func waitStatusesMapToShellExitCodes() {
+        #expect(InitSupervisor.exitCode(fromWaitStatus: 0) == 0)
+        #expect(InitSupervisor.exitCode(fromWaitStatus: 3 << 8) == 3)
+        #expect(InitSupervisor.exitCode(fromWaitStatus: 9) == 137)
+        #expect(InitSupervisor.exitCode(fromWaitStatus: 15) == 143)
+    }
+}
+
+@Suite struct BoundedQueueTests {
+    @Test func producerWaitsWhileOverBudgetAndResumesWhenDrained() async {
+        let queue = BoundedQueue<Int>(byteLimit: 10, weigh: { $0 })
+        #expect(await queue.push(6))
+        async let blocked = queue.push(6)  // 12 > 10: admitted, then waits
+        #expect(await queue.next() == 6)
+        #expect(await queue.next() == 6)
+        #expect(await blocked)
+    }
+
+    @Test func closingReleasesWaitingProducersAndTheConsumer() async {
+        let queue = BoundedQueue<Int>(byteLimit: 1, weigh: { $0 })
+        async let blocked = queue.push(5)
+        try? await Task.sleep(for: .milliseconds(20))
+        queue.close()
+        #expect(await blocked == false)
+        #expect(await queue.next() == nil)
+        #expect(await queue.push(1) == false)
+    }
+
+    @Test func finishDrainsBeforeEnding() async {
+        let queue = BoundedQueue<Int>(byteLimit: 100, weigh: { _ in 1 })
+        queue.enqueue(1)
+        queue.enqueue(2)
+        queue.finish()
+        #expect(queue.enqueue(3) == false)
+        #expect(await queue.next() == 1)
+        #expect(await queue.next() == 2)
+        #expect(await queue.next() == nil)
+    }
+
+    @Test func timedNextLeavesTheQueueUsable() async {
+        let queue = BoundedQueue<Int>(byteLimit: 100, weigh: { _ in 1 })
+        guard case .timedOut = await queue.next(timeout: .milliseconds(20)) else {
+            Issue.record("expected a timeout")
+            return
+        }
+        queue.enqueue(4)
+        guard case .element(4) = await queue.next(timeout: .seconds(5)) else {
+            Issue.record("expected the element")
+            return
+        }
+    }
+}

@@ -15,10 +15,7 @@ struct MCPBridgeCommand: AsyncParsableCommand {
               mcp-bridge [options] --stdio "COMMAND ARGS..."
             """,
         discussion: """
-            Each MCP session gets its own child process. The bearer token comes from the
-            MCP_BRIDGE_TOKEN environment variable or --token-file, never from a flag value, and
-            is never passed to the child. Health: GET /healthz (alive), GET /readyz (503 when the
-            command cannot be started), GET /metrics (Prometheus).
+            Each MCP session gets its own child process. The bearer token comes from the MCP_BRIDGE_TOKEN environment variable or --token-file, never from a flag value, and is never passed to the child. Health: GET /healthz (alive), GET /readyz (503 when the command cannot be started), GET /metrics (Prometheus).
 
             Sizes take K, M or G suffixes (binary); durations take ms, s, m or h.
             """

@@ -184,6 +184,13 @@ def raw_initialize(base: str, version="2025-06-18", headers: dict | None = None)
     return session_id
 
 
+def rss_kib(pid: int) -> int:
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
 def process_exists(pid: int) -> bool:
     try:
         os.kill(pid, 0)

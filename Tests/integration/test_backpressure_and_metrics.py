@@ -6,14 +6,7 @@ import time
 
 import httpx
 
-from conftest import ACCEPT_BOTH, raw_initialize
-
-
-def rss_kib(pid: int) -> int:
-    for line in open(f"/proc/{pid}/status"):
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
+from conftest import ACCEPT_BOTH, raw_initialize, rss_kib
 
 
 def test_slow_reader_gets_every_message_while_bridge_memory_stays_flat(bridge_factory):

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from conftest import (ACCEPT_BOTH, SERVER_PYTHON, initialize_body, open_session, process_exists,
-                      raw_initialize, text_of, wait_until)
+                      raw_initialize, rss_kib, text_of, wait_until)
 
 pytestmark = pytest.mark.anyio
 
@@ -16,13 +16,6 @@ pytestmark = pytest.mark.anyio
 def call(bridge, session_id, name, arguments, request_id=10, accept="application/json", timeout=30):
     return httpx.post(bridge.mcp_url, timeout=timeout, headers={"Accept": accept, "Mcp-Session-Id": session_id},
                       json={"jsonrpc": "2.0", "id": request_id, "method": "tools/call", "params": {"name": name, "arguments": arguments}})
-
-
-def rss_kib(pid: int) -> int:
-    for line in open(f"/proc/{pid}/status"):
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
 
 
 @pytest.mark.parametrize("accept", ["application/json", ACCEPT_BOTH])

@@ -11,7 +11,9 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "mcp-bridge", targets: ["mcp-bridge"]),
+        .executable(name: "builder", targets: ["builder"]),
         .library(name: "MCPBridge", targets: ["MCPBridge"]),
+        .library(name: "SandboxBuilder", targets: ["SandboxBuilder"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -51,6 +53,28 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "SandboxBuilder",
+            dependencies: [
+                "MCPBridge",
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "builder",
+            dependencies: [
+                "SandboxBuilder",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "SandboxBuilderTests",
+            dependencies: ["SandboxBuilder"],
             swiftSettings: strictSettings
         ),
         .testTarget(

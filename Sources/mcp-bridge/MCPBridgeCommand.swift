@@ -87,6 +87,9 @@ struct MCPBridgeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The MCP server command as one string, split like a shell would (no shell runs).", valueName: "command"))
     var stdio: String?
 
+    @Flag(help: "Probe GET /healthz on 127.0.0.1:--port and exit 0 if it answers 200, 1 otherwise (for container HEALTHCHECKs).")
+    var healthcheck = false
+
     @Argument(parsing: .postTerminator, help: ArgumentHelp("The MCP server command and its arguments, after --.", valueName: "command"))
     var command: [String] = []
 
@@ -111,10 +114,14 @@ struct MCPBridgeCommand: AsyncParsableCommand {
     }
 
     func validate() throws {
+        if healthcheck { return }
         _ = try makeConfiguration(environment: ProcessInfo.processInfo.environment)
     }
 
     func run() async throws {
+        if healthcheck {
+            throw HealthProbe.isHealthy(port: port) ? ExitCode.success : ExitCode.failure
+        }
         let environment = ProcessInfo.processInfo.environment
         let configuration = try makeConfiguration(environment: environment)
         let level = logLevel

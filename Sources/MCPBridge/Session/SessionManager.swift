@@ -126,11 +126,5 @@ public final class SessionManager: Service, Sendable {
 /// Session ids: 128 bits from the system's cryptographic generator, as 32 hex digits
 /// (visible ASCII only, SH-17).
 enum SessionID {
-    static func make() -> String {
-        var generator = SystemRandomNumberGenerator()
-        return (0..<2).map { _ in
-            let hex = String(generator.next() as UInt64, radix: 16)
-            return String(repeating: "0", count: 16 - hex.count) + hex
-        }.joined()
-    }
+    static func make() -> String { SecureRandom.hex(byteCount: 16) }
 }

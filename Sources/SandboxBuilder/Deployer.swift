@@ -1,0 +1,139 @@
+import Foundation
+
+/// The docker-facing commands: start, stop, status, down.
+public struct Deployer: Sendable {
+    public let workspace: Workspace
+    public let client = DockerClient()
+    private var spec: DeploymentSpec { workspace.spec }
+    private var commands: DockerCommands { DockerCommands(spec: spec) }
+
+    public init(workspace: Workspace) { self.workspace = workspace }
+
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    private func state() async -> String? {
+        let output = try? await client.capture(["docker", "inspect", "--format", "{{.State.Status}}", spec.containerName])
+        return output?.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    private func exists(_ kind: String, _ name: String) async -> Bool {
+        await client.succeeds(["docker", kind, "inspect", name])
+    }
+
+    public func start(timeout: Duration) async throws {
+        guard await client.succeeds(["docker", "image", "inspect", spec.imageTag]) else {
+            throw Failure(description: "no image \(spec.imageTag) yet: run `builder build` first")
+        }
+        if let state = await state() {
+            if state == "running" {
+                print("\(spec.containerName) is already running.")
+                try await status()
+                return
+            }
+            try await client.capture(["docker", "rm", "--force", spec.containerName])
+        }
+        if let create = commands.createNetwork, !(await exists("network", spec.networkName)) {
+            try await client.capture(create)
+        }
+        if let create = commands.createVolume, !(await exists("volume", spec.volumeName)) {
+            try await client.capture(create)
+        }
+        if !["127.0.0.1", "::1", "localhost"].contains(spec.publishAddress), commands.publishesPort {
+            print("warning: MCP_PUBLISH_ADDRESS=\(spec.publishAddress) publishes the endpoint beyond this machine")
+        }
+        let gVisor = try await RuntimeChoice.useGVisor(spec.containerRuntime, client: client)
+        try await client.capture(commands.run(useGVisor: gVisor), secrets: commands.secretEnvironment)
+        try await waitUntilHealthy(timeout: timeout)
+        print("\(spec.containerName) is running and healthy\(gVisor ? " (gVisor)" : "").")
+        if let endpoint = commands.endpoint {
+            print("Endpoint: \(endpoint)   (legacy SSE: \(endpoint.dropLast(4))/sse)")
+            print("Clients send: Authorization: Bearer <MCP_AUTH_TOKEN from \(workspace.envFile.lastPathComponent)>")
+        }
+    }
+
+    private func waitUntilHealthy(timeout: Duration) async throws {
+        let deadline = ContinuousClock.now + timeout
+        var last = ""
+        while ContinuousClock.now < deadline {
+            last = (try? await client.capture(["docker", "inspect", "--format",
+                "{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}", spec.containerName]))?
+                .trimmingCharacters(in: .whitespacesAndNewlines) ?? "missing"
+            if last == "running healthy" { return }
+            if last.hasPrefix("exited") || last.hasPrefix("dead") || last.hasSuffix("unhealthy") || last == "missing" { break }
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        let logs = (try? await client.capture(["docker", "logs", "--tail", "30", spec.containerName], allowFailure: true)) ?? ""
+        throw Failure(description: "\(spec.containerName) did not become healthy (\(last)). Last log lines:\n\(logs)")
+    }
+
+    public func stop() async throws {
+        guard await state() != nil else {
+            print("\(spec.containerName) is not running.")
+            return
+        }
+        try await client.capture(["docker", "stop", "--time", "10", spec.containerName])
+        try await client.capture(["docker", "rm", spec.containerName])
+        print("Stopped and removed \(spec.containerName).")
+    }
+
+    public func status() async throws {
+        guard await state() != nil else {
+            print("\(spec.name): not running (image \(await client.succeeds(["docker", "image", "inspect", spec.imageTag]) ? "built" : "not built"))")
+            return
+        }
+        let format = """
+            state:    {{.State.Status}}{{if .State.Health}} ({{.State.Health.Status}}){{end}} since {{.State.StartedAt}}
+            image:    {{.Config.Image}}
+            runtime:  {{.HostConfig.Runtime}}
+            user:     {{.Config.User}}  read-only root: {{.HostConfig.ReadonlyRootfs}}  caps dropped: {{.HostConfig.CapDrop}}
+            limits:   memory {{.HostConfig.Memory}} bytes, cpus {{.HostConfig.NanoCpus}} nano, pids {{.HostConfig.PidsLimit}}
+            network:  {{.HostConfig.NetworkMode}}
+            """
+        print("\(spec.name):")
+        print(try await client.capture(["docker", "inspect", "--format", format, spec.containerName]), terminator: "")
+        if let endpoint = commands.endpoint { print("endpoint: \(endpoint)") }
+    }
+
+    public func down(removeImage: Bool) async throws {
+        _ = try? await client.capture(["docker", "rm", "--force", spec.containerName])
+        if await exists("network", spec.networkName) { try await client.capture(["docker", "network", "rm", spec.networkName]) }
+        if await exists("volume", spec.volumeName) { try await client.capture(["docker", "volume", "rm", spec.volumeName]) }
+        if removeImage, await client.succeeds(["docker", "image", "inspect", spec.imageTag]) {
+            try await client.capture(["docker", "image", "rm", spec.imageTag])
+        }
+        try? FileManager.default.removeItem(at: workspace.stateDirectory)
+        print("Removed \(spec.containerName), its network, volumes and generated files\(removeImage ? ", and the image" : "").")
+    }
+}
+
+/// `builder doctor`: is everything in place to build and run?
+public enum Doctor {
+    public static func report(envFile: String) async -> Bool {
+        let client = DockerClient()
+        var healthy = true
+        do {
+            let version = try await client.capture(["docker", "version", "--format", "{{.Server.Version}}"])
+            print("✓ Docker engine \(version.trimmingCharacters(in: .whitespacesAndNewlines)) is reachable")
+        } catch {
+            healthy = false
+            print("✗ cannot reach the Docker engine: \(error)")
+        }
+        if await RuntimeChoice.gVisorAvailable(client: client) {
+            print("✓ gVisor (runsc) is available: containers run under it")
+        } else {
+            print("– gVisor (runsc) is not installed: containers use runc (install gVisor for a stronger sandbox)")
+        }
+        do {
+            let workspace = try Workspace(envFile: envFile)
+            print("✓ \(envFile) is valid (deployment \(workspace.spec.name), \(workspace.spec.runtime.rawValue) on \(workspace.spec.baseImage), exposed via \(workspace.spec.exposure.rawValue))")
+            let built = await client.succeeds(["docker", "image", "inspect", workspace.spec.imageTag])
+            print(built ? "✓ image \(workspace.spec.imageTag) is built" : "– image \(workspace.spec.imageTag) is not built yet (builder build)")
+        } catch {
+            healthy = false
+            print("✗ \(error)")
+        }
+        return healthy
+    }
+}

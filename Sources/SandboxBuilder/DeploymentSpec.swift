@@ -1,0 +1,195 @@
+import Foundation
+import MCPBridge
+
+/// One deployment, read from a `.env` and validated once: everything the renderers and the
+/// docker argv builders need. Secrets stay in `secrets` and only ever travel by name.
+public struct DeploymentSpec: Sendable, Equatable {
+    public enum Runtime: String, Sendable, CaseIterable { case node, python, custom }
+    public enum Base: String, Sendable, CaseIterable { case alpine, slim }
+    public enum Exposure: String, Sendable, CaseIterable { case nginx, ngrok, pinggy, local }
+    public enum Network: String, Sendable, CaseIterable { case isolated, none, `internal` }
+    public enum ContainerRuntime: String, Sendable, CaseIterable { case auto, runsc, runc }
+
+    public var name: String
+    public var runtime: Runtime
+    /// npm spec or PyPI requirement (pinned), or OS packages for `custom`.
+    public var package: String?
+    /// argv of the MCP server inside the image.
+    public var command: [String]
+    public var base: Base
+    public var baseImage: String
+    public var exposure: Exposure
+    public var hostPort: Int
+    public var publishAddress: String
+    public var memory: String
+    public var cpus: String
+    public var pids: Int
+    public var network: Network
+    public var containerRuntime: ContainerRuntime
+    /// Variables for the MCP server (from `SERVER_ENV_<NAME>`), passed at run time only.
+    public var serverEnvironment: [String: String]
+    /// Non-secret build arguments (from `BUILD_ARG_<NAME>`).
+    public var buildArguments: [String: String]
+    public var authToken: String
+
+    /// The numeric user every process in the container runs as.
+    public static let containerUser = "10001:10001"
+    public static let bridgePort = 8000
+    public static let nginxPort = 8443
+
+    public var imageTag: String { "mcp-sandbox/\(name):latest" }
+    public var containerName: String { "mcp-\(name)" }
+    public var networkName: String { "mcp-\(name)-net" }
+    public var volumeName: String { "mcp-\(name)-tls" }
+    /// The port inside the container that is published.
+    public var containerPort: Int { exposure == .nginx ? Self.nginxPort : Self.bridgePort }
+    public var endpointScheme: String { exposure == .nginx ? "https" : "http" }
+
+    public struct Problem: Error, Equatable, CustomStringConvertible {
+        public var variable: String
+        public var message: String
+        public var description: String { "\(variable): \(message)" }
+    }
+
+    /// Default upstream images: real tags, overridable with `MCP_BASE_IMAGE`.
+    public static func defaultBaseImage(runtime: Runtime, base: Base) -> String {
+        switch (runtime, base) {
+        case (.node, .alpine): return "node:22-alpine"
+        case (.node, .slim): return "node:22-bookworm-slim"
+        case (.python, .alpine): return "python:3.12-alpine"
+        case (.python, .slim): return "python:3.12-slim-bookworm"
+        case (.custom, .alpine): return "alpine:3.20"
+        case (.custom, .slim): return "debian:bookworm-slim"
+        }
+    }
+
+    /// Reads and checks every variable; all problems are reported together.
+    public init(environment values: [String: String]) throws(ProblemList) {
+        var problems: [Problem] = []
+        func value(_ key: String) -> String? {
+            guard let raw = values[key]?.trimmingCharacters(in: .whitespaces), !raw.isEmpty else { return nil }
+            return raw
+        }
+        func choice<T: RawRepresentable<String> & CaseIterable>(_ key: String, default fallback: T) -> T {
+            guard let raw = value(key) else { return fallback }
+            if let parsed = T(rawValue: raw.lowercased()) { return parsed }
+            problems.append(Problem(variable: key, message: "must be one of \(T.allCases.map(\.rawValue).joined(separator: ", ")), got '\(raw)'"))
+            return fallback
+        }
+
+        name = value("MCP_NAME") ?? ""
+        if name.isEmpty {
+            problems.append(Problem(variable: "MCP_NAME", message: "is required (the deployment name, e.g. time)"))
+        } else if !Self.isValidName(name) {
+            problems.append(Problem(variable: "MCP_NAME", message: "use 1-40 lowercase letters, digits, '-' or '_', starting with a letter or digit; got '\(name)'"))
+        }
+        runtime = choice("MCP_SERVER_RUNTIME", default: Runtime.python)
+        base = choice("MCP_BASE", default: Base.slim)
+        exposure = choice("MCP_EXPOSE", default: Exposure.local)
+        network = choice("MCP_NETWORK", default: Network.isolated)
+        containerRuntime = choice("MCP_CONTAINER_RUNTIME", default: ContainerRuntime.auto)
+        baseImage = value("MCP_BASE_IMAGE") ?? Self.defaultBaseImage(runtime: runtime, base: base)
+        package = value("MCP_SERVER_PACKAGE")
+
+        switch runtime {
+        case .python:
+            if let package, !Self.isPinnedPythonRequirement(package) {
+                problems.append(Problem(variable: "MCP_SERVER_PACKAGE", message: "pin the PyPI requirement to one version, e.g. mcp-server-time==2026.10.10; got '\(package)'"))
+            } else if package == nil {
+                problems.append(Problem(variable: "MCP_SERVER_PACKAGE", message: "is required for the python runtime (a pinned PyPI requirement)"))
+            }
+        case .node:
+            if let package, !Self.isPinnedNPMSpec(package) {
+                problems.append(Problem(variable: "MCP_SERVER_PACKAGE", message: "pin the npm package to one version, e.g. @modelcontextprotocol/server-filesystem@2025.8.21; got '\(package)'"))
+            } else if package == nil {
+                problems.append(Problem(variable: "MCP_SERVER_PACKAGE", message: "is required for the node runtime (a pinned npm package spec)"))
+            }
+        case .custom:
+            if value("MCP_BASE_IMAGE") == nil, package == nil {
+                problems.append(Problem(variable: "MCP_BASE_IMAGE", message: "the custom runtime needs an image that contains the server, or OS packages in MCP_SERVER_PACKAGE"))
+            }
+        }
+
+        var command: [String] = []
+        if let line = value("MCP_SERVER_COMMAND") {
+            do {
+                command = try ShellWords.split(line)
+            } catch {
+                problems.append(Problem(variable: "MCP_SERVER_COMMAND", message: "\(error)"))
+            }
+        } else if runtime == .python, let package {
+            command = [Self.requirementName(package)]
+        } else {
+            problems.append(Problem(variable: "MCP_SERVER_COMMAND", message: "is required for the \(runtime.rawValue) runtime (the server's command and arguments)"))
+        }
+        self.command = command
+
+        authToken = values["MCP_AUTH_TOKEN"] ?? ""
+        if authToken.count < 16 {
+            problems.append(Problem(variable: "MCP_AUTH_TOKEN", message: "set a random token of at least 16 characters (builder init generates one)"))
+        }
+        hostPort = 8000
+        if let raw = value("MCP_PORT") {
+            if let port = Int(raw), (1...65535).contains(port) {
+                hostPort = port
+            } else {
+                problems.append(Problem(variable: "MCP_PORT", message: "must be a port number between 1 and 65535; got '\(raw)'"))
+            }
+        }
+        publishAddress = value("MCP_PUBLISH_ADDRESS") ?? "127.0.0.1"
+        memory = value("MCP_MEMORY") ?? "512m"
+        if memory.range(of: #"^[0-9]+[bkmg]?$"#, options: [.regularExpression, .caseInsensitive]) == nil {
+            problems.append(Problem(variable: "MCP_MEMORY", message: "use a docker memory size such as 512m or 1g; got '\(memory)'"))
+        }
+        cpus = value("MCP_CPUS") ?? "1.0"
+        if Double(cpus).map({ $0 > 0 && $0 <= 512 }) != true {
+            problems.append(Problem(variable: "MCP_CPUS", message: "use a positive number of CPUs such as 0.5 or 2; got '\(cpus)'"))
+        }
+        pids = 128
+        if let raw = value("MCP_PIDS") {
+            if let limit = Int(raw), limit >= 8 {
+                pids = limit
+            } else {
+                problems.append(Problem(variable: "MCP_PIDS", message: "use a process limit of at least 8; got '\(raw)'"))
+            }
+        }
+        var serverEnvironment: [String: String] = [:]
+        var buildArguments: [String: String] = [:]
+        for (key, value) in values {
+            if key.hasPrefix("SERVER_ENV_"), key.count > "SERVER_ENV_".count {
+                let inner = String(key.dropFirst("SERVER_ENV_".count))
+                if inner.hasPrefix("MCP_BRIDGE_") {
+                    problems.append(Problem(variable: key, message: "MCP_BRIDGE_* names are reserved for the bridge"))
+                }
+                serverEnvironment[inner] = value
+            } else if key.hasPrefix("BUILD_ARG_"), key.count > "BUILD_ARG_".count {
+                buildArguments[String(key.dropFirst("BUILD_ARG_".count))] = value
+            }
+        }
+        self.serverEnvironment = serverEnvironment
+        self.buildArguments = buildArguments
+        if !problems.isEmpty { throw ProblemList(problems: problems.sorted { $0.variable < $1.variable }) }
+    }
+
+    public struct ProblemList: Error, Equatable, CustomStringConvertible {
+        public var problems: [Problem]
+        public var description: String { problems.map(\.description).joined(separator: "\n") }
+    }
+
+    static func isValidName(_ name: String) -> Bool {
+        name.range(of: #"^[a-z0-9][a-z0-9_-]{0,39}$"#, options: .regularExpression) != nil
+    }
+
+    static func isPinnedPythonRequirement(_ requirement: String) -> Bool {
+        requirement.range(of: #"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9,._-]+\])?==[A-Za-z0-9.+!_-]+$"#, options: .regularExpression) != nil
+    }
+
+    static func isPinnedNPMSpec(_ spec: String) -> Bool {
+        spec.range(of: #"^(@[a-z0-9][a-z0-9._-]*/)?[a-z0-9][a-z0-9._-]*@[0-9][0-9A-Za-z.+-]*$"#, options: .regularExpression) != nil
+    }
+
+    /// `mcp-server-time==1.0` → `mcp-server-time` (also the console script pip installs).
+    static func requirementName(_ requirement: String) -> String {
+        String(requirement.prefix { $0 != "=" && $0 != "[" })
+    }
+}

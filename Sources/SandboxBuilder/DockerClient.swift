@@ -1,0 +1,64 @@
+import Foundation
+import Subprocess
+import SystemPackage
+
+/// Runs docker commands. Output streams straight to the user's terminal; secrets travel only
+/// in the child's environment (for `--env NAME` arguments), never on a command line.
+public struct DockerClient: Sendable {
+    public struct Failure: Error, CustomStringConvertible {
+        public var command: String
+        public var status: String
+        public var output: String
+        public var description: String {
+            "\(command) failed (\(status))" + (output.isEmpty ? "" : ":\n\(output)")
+        }
+    }
+
+    public init() {}
+
+    /// Runs `argv`, letting its output through to ours; throws when it fails.
+    public func stream(_ argv: [String], secrets: [String: String] = [:]) async throws {
+        let result = try await Subprocess.run(
+            .name(argv[0]), arguments: Arguments(Array(argv.dropFirst())),
+            environment: .inherit.updating(Self.keys(secrets)),
+            input: .none, output: .fileDescriptor(.standardOutput, closeAfterSpawningProcess: false),
+            error: .fileDescriptor(.standardError, closeAfterSpawningProcess: false))
+        guard result.terminationStatus.isSuccess else {
+            throw Failure(command: Self.describe(argv), status: "\(result.terminationStatus)", output: "")
+        }
+    }
+
+    /// Runs `argv` and returns its standard output; throws with its error output when it fails.
+    @discardableResult
+    public func capture(_ argv: [String], secrets: [String: String] = [:], allowFailure: Bool = false) async throws -> String {
+        let result = try await Subprocess.run(
+            .name(argv[0]), arguments: Arguments(Array(argv.dropFirst())),
+            environment: .inherit.updating(Self.keys(secrets)),
+            output: .string(limit: 16 << 20), error: .string(limit: 1 << 20))
+        let output = result.standardOutput
+        if !result.terminationStatus.isSuccess, !allowFailure {
+            throw Failure(command: Self.describe(argv), status: "\(result.terminationStatus)",
+                          output: result.standardError.trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+        return output
+    }
+
+    public func succeeds(_ argv: [String]) async -> Bool {
+        guard let result = try? await Subprocess.run(
+            .name(argv[0]), arguments: Arguments(Array(argv.dropFirst())), output: .discarded, error: .discarded)
+        else { return false }
+        return result.terminationStatus.isSuccess
+    }
+
+    private static func keys(_ secrets: [String: String]) -> [Environment.Key: String?] {
+        var updates: [Environment.Key: String?] = [:]
+        for (name, value) in secrets {
+            if let key = Environment.Key(rawValue: name) { updates[key] = value }
+        }
+        return updates
+    }
+
+    static func describe(_ argv: [String]) -> String {
+        argv.prefix(3).joined(separator: " ")
+    }
+}

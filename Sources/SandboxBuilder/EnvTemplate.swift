@@ -1,0 +1,63 @@
+import Foundation
+import MCPBridge
+
+/// The documented `.env` that `builder init` writes (also committed as `.env.example`).
+public enum EnvTemplate {
+    public static let text = """
+        # mcp-sandbox deployment settings, read by `builder` (and by mcp-bridge for MCP_BRIDGE_*).
+        # `builder init` copies this file to .env with a fresh MCP_AUTH_TOKEN. Never commit .env.
+        # Syntax: KEY=value, optional `export`, 'literal', "escapes\\n and ${EXPANSION}", # comments.
+
+        # Deployment name: containers, networks and images are named after it.
+        MCP_NAME=time
+
+        # node | python | custom
+        MCP_SERVER_RUNTIME=python
+        # A pinned package: PyPI `name==version`, npm `name@version`, or for custom: OS packages.
+        MCP_SERVER_PACKAGE=mcp-server-time==2026.10.10
+        # The server's command and arguments inside the container (split like a shell, no shell runs).
+        # Defaults to the PyPI package name for python.
+        MCP_SERVER_COMMAND=mcp-server-time --local-timezone UTC
+
+        # slim (Debian) | alpine
+        MCP_BASE=slim
+        # Override the upstream base image (e.g. a mirror, or a digest-pinned tag).
+        # MCP_BASE_IMAGE=python:3.12-slim-bookworm
+
+        # local (published bridge port) | nginx (TLS + token gate) | ngrok | pinggy
+        MCP_EXPOSE=local
+        # Bearer token clients must send. Generate with: openssl rand -hex 32
+        MCP_AUTH_TOKEN=
+        # Host port; published on 127.0.0.1 only unless MCP_PUBLISH_ADDRESS says otherwise.
+        MCP_PORT=8000
+        # MCP_PUBLISH_ADDRESS=127.0.0.1
+
+        # Limits for the container.
+        MCP_MEMORY=512m
+        MCP_CPUS=1.0
+        MCP_PIDS=128
+        # isolated: own network, containers cannot reach each other (default)
+        MCP_NETWORK=isolated
+        # auto (gVisor runsc when docker has it) | runsc | runc
+        MCP_CONTAINER_RUNTIME=auto
+
+        # Secrets for the MCP server: SERVER_ENV_<NAME>=value reaches the server as <NAME>,
+        # at run time only (never in the image, never on a command line).
+        # SERVER_ENV_GITHUB_TOKEN=
+
+        # Non-secret build arguments: BUILD_ARG_<NAME>=value.
+        # BUILD_ARG_PIP_INDEX_URL=https://pypi.org/simple
+
+        # mcp-bridge itself (when run outside builder) reads MCP_BRIDGE_TOKEN, and MCP_BRIDGE_INIT=0
+        # stops it from acting as init when it is PID 1.
+
+        """
+
+    /// The template with a freshly generated token.
+    public static func withToken(_ token: String) -> String {
+        text.replacingOccurrences(of: "\nMCP_AUTH_TOKEN=\n", with: "\nMCP_AUTH_TOKEN=\(token)\n")
+    }
+
+    /// 32 random bytes as hex.
+    public static func generateToken() -> String { SecureRandom.hex(byteCount: 32) }
+}

@@ -1,0 +1,84 @@
+import Foundation
+
+/// A deployment as found on disk: its `.env`, the validated spec, and the state folder
+/// (`.mcp-sandbox/<name>/` beside the `.env`) that holds generated files.
+public struct Workspace: Sendable {
+    public var envFile: URL
+    public var spec: DeploymentSpec
+
+    public struct LoadError: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    public init(envFile path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+        envFile = URL(fileURLWithPath: path)
+        guard let text = try? String(contentsOf: envFile, encoding: .utf8) else {
+            throw LoadError(description: "cannot read \(path); create one with `builder init`")
+        }
+        let values: [String: String]
+        do {
+            values = try DotEnv.values(text, file: path, environment: environment)
+        } catch {
+            throw LoadError(description: error.description)
+        }
+        do {
+            spec = try DeploymentSpec(environment: values)
+        } catch {
+            throw LoadError(description: "\(path) has problems:\n" + error.problems.map { "  \($0)" }.joined(separator: "\n"))
+        }
+    }
+
+    public var stateDirectory: URL {
+        envFile.deletingLastPathComponent().appendingPathComponent(".mcp-sandbox").appendingPathComponent(spec.name)
+    }
+
+    /// The mcp-sandbox checkout this program was built from: the nearest folder above the
+    /// executable whose Package.swift names the package `mcp-sandbox`.
+    public static func locateSourceRoot() -> URL? {
+        let executable = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
+        var directory = executable.deletingLastPathComponent()
+        while directory.path != "/" {
+            let manifest = directory.appendingPathComponent("Package.swift")
+            if let text = try? String(contentsOf: manifest, encoding: .utf8), text.contains(#"name: "mcp-sandbox""#) {
+                return directory
+            }
+            directory = directory.deletingLastPathComponent()
+        }
+        return nil
+    }
+}
+
+/// Shell-style quoting for showing argv to people (never for running anything).
+public enum ShellQuoting {
+    public static func join(_ argv: [String]) -> String {
+        argv.map(quote).joined(separator: " ")
+    }
+
+    static func quote(_ word: String) -> String {
+        let safe = word.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "-_./:=@,+%".contains($0)) }
+        if safe, !word.isEmpty { return word }
+        return "'" + word.replacingOccurrences(of: "'", with: #"'\''"#) + "'"
+    }
+}
+
+/// Whether to run under gVisor: `auto` uses `runsc` when docker has it.
+public enum RuntimeChoice {
+    public struct Unavailable: Error, CustomStringConvertible {
+        public var description: String { "MCP_CONTAINER_RUNTIME=runsc, but docker has no runsc runtime (see `builder doctor`)" }
+    }
+
+    public static func gVisorAvailable(client: DockerClient) async -> Bool {
+        let runtimes = (try? await client.capture(["docker", "info", "--format", "{{json .Runtimes}}"])) ?? ""
+        return runtimes.contains("\"runsc\"")
+    }
+
+    public static func useGVisor(_ choice: DeploymentSpec.ContainerRuntime, client: DockerClient) async throws -> Bool {
+        switch choice {
+        case .runc: return false
+        case .auto: return await gVisorAvailable(client: client)
+        case .runsc:
+            guard await gVisorAvailable(client: client) else { throw Unavailable() }
+            return true
+        }
+    }
+}

@@ -1,0 +1,197 @@
+import ArgumentParser
+import Foundation
+import SandboxBuilder
+
+@main
+struct BuilderCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "builder",
+        abstract: "Turn one .env into a sandboxed, hardened, token-protected MCP server container.",
+        discussion: "Typical use: builder init, edit .env, builder build, builder start, builder status.",
+        subcommands: [Init.self, Build.self, Start.self, Stop.self, Restart.self, Status.self, Logs.self, Down.self, Doctor.self, Print.self]
+    )
+}
+
+/// Options every command that reads the deployment shares.
+struct DeploymentOptions: ParsableArguments {
+    @Option(name: .customLong("env-file"), help: ArgumentHelp("The deployment's settings.", valueName: "path"))
+    var envFile = ".env"
+
+    func load() throws -> Workspace {
+        try Workspace(envFile: envFile)
+    }
+}
+
+/// Options for how the image is put together.
+struct ImageOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Copy this host-built mcp-bridge into the image instead of compiling it there (glibc/slim bases only).", valueName: "path"))
+    var bridgeBinary: String?
+
+    @Option(help: ArgumentHelp("Install Python wheels from this folder offline instead of from PyPI.", valueName: "path"))
+    var wheelhouse: String?
+
+    @Option(help: ArgumentHelp("The mcp-sandbox checkout holding the bridge sources (found automatically next to this program).", valueName: "path"))
+    var sourceRoot: String?
+
+    func context(for workspace: Workspace) -> BuildContext {
+        BuildContext(
+            directory: workspace.stateDirectory.appendingPathComponent("context"),
+            spec: workspace.spec,
+            sourceRoot: sourceRoot.map { URL(fileURLWithPath: $0) } ?? Workspace.locateSourceRoot(),
+            bridgeBinary: bridgeBinary.map { URL(fileURLWithPath: $0) },
+            wheelhouse: wheelhouse.map { URL(fileURLWithPath: $0) })
+    }
+}
+
+extension BuilderCommand {
+    struct Init: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Write .env from the documented template with a fresh random token.")
+
+        @Option(name: .customLong("env-file"), help: ArgumentHelp("Where to write.", valueName: "path"))
+        var envFile = ".env"
+
+        @Flag(help: "Overwrite an existing file.")
+        var force = false
+
+        func run() async throws {
+            if FileManager.default.fileExists(atPath: envFile), !force {
+                throw ValidationError("\(envFile) already exists; pass --force to replace it (its token would change).")
+            }
+            let created = FileManager.default.createFile(
+                atPath: envFile, contents: Data(EnvTemplate.withToken(EnvTemplate.generateToken()).utf8),
+                attributes: [.posixPermissions: 0o600])
+            guard created else { throw ValidationError("cannot write \(envFile)") }
+            print("Wrote \(envFile) (mode 600) with a new MCP_AUTH_TOKEN. Edit it, then: builder build && builder start")
+        }
+    }
+
+    struct Build: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Generate the Dockerfile and build the image.")
+        @OptionGroup var deployment: DeploymentOptions
+        @OptionGroup var image: ImageOptions
+
+        func run() async throws {
+            let workspace = try deployment.load()
+            let context = image.context(for: workspace)
+            try context.write()
+            print("Building \(workspace.spec.imageTag) (bridge: \(context.bridgeSource == .compile ? "compiled in the image" : "host binary"))")
+            try await DockerClient().stream(DockerCommands(spec: workspace.spec).build(contextDirectory: context.directory.path))
+            print("Built \(workspace.spec.imageTag). Next: builder start")
+        }
+    }
+
+    struct Start: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Start the container with hardened flags and wait until it is healthy.")
+        @OptionGroup var deployment: DeploymentOptions
+
+        @Option(help: ArgumentHelp("How long to wait for the container to become healthy.", valueName: "seconds"))
+        var timeout = 90
+
+        func run() async throws {
+            try await Deployer(workspace: try deployment.load()).start(timeout: .seconds(timeout))
+        }
+    }
+
+    struct Stop: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Stop and remove the container (image, network and volumes stay).")
+        @OptionGroup var deployment: DeploymentOptions
+
+        func run() async throws {
+            try await Deployer(workspace: try deployment.load()).stop()
+        }
+    }
+
+    struct Restart: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Stop, then start again (picks up .env changes that need no rebuild).")
+        @OptionGroup var deployment: DeploymentOptions
+
+        func run() async throws {
+            let deployer = Deployer(workspace: try deployment.load())
+            try await deployer.stop()
+            try await deployer.start(timeout: .seconds(90))
+        }
+    }
+
+    struct Status: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show state, health, endpoint and limits.")
+        @OptionGroup var deployment: DeploymentOptions
+
+        func run() async throws {
+            try await Deployer(workspace: try deployment.load()).status()
+        }
+    }
+
+    struct Logs: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show the container's logs (bridge and server).")
+        @OptionGroup var deployment: DeploymentOptions
+
+        @Flag(name: [.short, .long], help: "Keep following new lines.")
+        var follow = false
+
+        @Option(help: "How many recent lines to show.")
+        var tail = "200"
+
+        func run() async throws {
+            let spec = try deployment.load().spec
+            var argv = ["docker", "logs", "--tail", tail]
+            if follow { argv.append("--follow") }
+            try await DockerClient().stream(argv + [spec.containerName])
+        }
+    }
+
+    struct Down: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove the container, network, volumes and generated files.")
+        @OptionGroup var deployment: DeploymentOptions
+
+        @Flag(help: "Also remove the image.")
+        var image = false
+
+        func run() async throws {
+            try await Deployer(workspace: try deployment.load()).down(removeImage: image)
+        }
+    }
+
+    struct Doctor: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Check docker, gVisor and the .env.")
+        @OptionGroup var deployment: DeploymentOptions
+
+        func run() async throws {
+            let healthy = await SandboxBuilder.Doctor.report(envFile: deployment.envFile)
+            if !healthy { throw ExitCode(1) }
+        }
+    }
+
+    struct Print: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Dry run: print exactly what would be used (dockerfile, run, nginx, tunnel).")
+        @OptionGroup var deployment: DeploymentOptions
+        @OptionGroup var image: ImageOptions
+
+        @Argument(help: "dockerfile | run | nginx | tunnel")
+        var what: Printable
+
+        enum Printable: String, ExpressibleByArgument, CaseIterable {
+            case dockerfile, run, nginx, tunnel
+        }
+
+        func run() async throws {
+            let workspace = try deployment.load()
+            switch what {
+            case .dockerfile:
+                print(image.context(for: workspace).dockerfile, terminator: "")
+            case .run:
+                let commands = DockerCommands(spec: workspace.spec)
+                let gVisor = try await RuntimeChoice.useGVisor(workspace.spec.containerRuntime, client: DockerClient())
+                for argv in [commands.createNetwork, commands.createVolume, commands.run(useGVisor: gVisor)].compactMap({ $0 }) {
+                    print(ShellQuoting.join(argv))
+                }
+                print("# secrets passed by name from builder's environment: \(commands.secretEnvironment.keys.sorted().joined(separator: " "))")
+            case .nginx, .tunnel:
+                let files = FrontFiles(spec: workspace.spec).files.filter { $0.0.hasPrefix(what == .nginx ? "nginx/" : "tunnel/") }
+                guard !files.isEmpty else {
+                    throw ValidationError("MCP_EXPOSE=\(workspace.spec.exposure.rawValue) uses no \(what.rawValue) configuration")
+                }
+                for (path, file) in files { print("# \(path)\n\(file.text)") }
+            }
+        }
+    }
+}

@@ -1,0 +1,69 @@
+import Testing
+
+@testable import SandboxBuilder
+
+@Suite struct DockerCommandsTests {
+    private func commands(_ extra: [String: String] = [:]) throws -> DockerCommands {
+        DockerCommands(spec: try DeploymentSpec(environment: DeploymentSpecTests.valid.merging(extra) { $1 }))
+    }
+
+    private func value(after flag: String, in argv: [String]) -> [String] {
+        argv.indices.filter { argv[$0] == flag && $0 + 1 < argv.count }.map { argv[$0 + 1] }
+    }
+
+    @Test func runCarriesEveryHardeningFlag() throws {
+        let argv = try commands().run(useGVisor: false)
+        #expect(value(after: "--cap-drop", in: argv) == ["ALL"])
+        #expect(value(after: "--security-opt", in: argv) == ["no-new-privileges"])
+        #expect(argv.contains("--read-only"))
+        #expect(value(after: "--tmpfs", in: argv).allSatisfy { $0.contains("noexec") && $0.contains("nosuid") })
+        #expect(value(after: "--user", in: argv) == ["10001:10001"])
+        #expect(value(after: "--pids-limit", in: argv) == ["128"])
+        #expect(value(after: "--memory", in: argv) == value(after: "--memory-swap", in: argv))
+        #expect(value(after: "--cpus", in: argv) == ["1.0"])
+        #expect(value(after: "--network", in: argv) == ["mcp-time-net"])
+        #expect(value(after: "--publish", in: argv) == ["127.0.0.1:8000:8000"])
+        #expect(value(after: "--restart", in: argv) == ["unless-stopped"])
+        #expect(value(after: "--log-opt", in: argv) == ["max-size=10m", "max-file=3"])
+        #expect(value(after: "--label", in: argv).contains("org.mcp-sandbox.deployment=time"))
+        #expect(!argv.contains("unconfined") && !argv.contains("--privileged"))
+        #expect(!argv.contains("--runtime"))
+        #expect(try commands().run(useGVisor: true).contains("runsc"))
+    }
+
+    @Test func secretsTravelByNameOnly() throws {
+        let commands = try commands()
+        let argv = commands.run(useGVisor: false) + commands.build(contextDirectory: "/ctx")
+        #expect(value(after: "--env", in: argv).sorted() == ["API_KEY", "MCP_BRIDGE_TOKEN"])
+        for secret in commands.secretEnvironment.values {
+            #expect(!argv.contains { $0.contains(secret) })
+        }
+        #expect(commands.secretEnvironment["MCP_BRIDGE_TOKEN"] == String(repeating: "a", count: 32))
+    }
+
+    @Test func serverCommandFollowsTheImage() throws {
+        let argv = try commands(["MCP_SERVER_COMMAND": "mcp-server-time --local-timezone 'Europe/Paris'"]).run(useGVisor: false)
+        #expect(Array(argv.suffix(4)) == ["mcp-sandbox/time:latest", "mcp-server-time", "--local-timezone", "Europe/Paris"])
+    }
+
+    @Test func networkIsPerDeploymentWithInterContainerTrafficOff() throws {
+        let create = try #require(try commands().createNetwork)
+        #expect(value(after: "--opt", in: create) == ["com.docker.network.bridge.enable_icc=false"])
+        #expect(create.last == "mcp-time-net")
+        #expect(try commands(["MCP_NETWORK": "none"]).createNetwork == nil)
+        #expect(try commands(["MCP_NETWORK": "none"]).run(useGVisor: false).contains("none"))
+    }
+
+    @Test func buildPassesOnlyNonSecretArguments() throws {
+        let argv = try commands().build(contextDirectory: "/ctx")
+        #expect(value(after: "--build-arg", in: argv) == [
+            "BASE_IMAGE=python:3.12-slim-bookworm", "MCP_SERVER_PACKAGE=mcp-server-time==2026.10.10",
+            "PIP_INDEX_URL=https://mirror.example/simple",
+        ])
+    }
+
+    @Test func publishingBeyondLoopbackIsExplicit() throws {
+        let argv = try commands(["MCP_PUBLISH_ADDRESS": "0.0.0.0", "MCP_PORT": "9000"]).run(useGVisor: false)
+        #expect(value(after: "--publish", in: argv) == ["0.0.0.0:9000:8000"])
+    }
+}

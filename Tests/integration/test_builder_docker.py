@@ -1,0 +1,196 @@
+"""builder end to end with a real Docker engine: build, start, reach with the SDK, and prove the
+hardening from outside (docker inspect) and inside (/proc) the container."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conftest import ACCEPT_BOTH, initialize_body, open_session, text_of
+from docker_support import Deployment, docker, ensure_base_image, inspect, require_docker
+
+pytestmark = pytest.mark.anyio
+SECRET = "line one of a secret\nline two with \"quotes\" and 'apostrophes' $NOT_EXPANDED"
+
+
+@pytest.fixture(scope="module")
+def deployment():
+    require_docker()
+    ensure_base_image()
+    made = Deployment("e2etime", 18181, {
+        "MCP_MEMORY": "256m", "MCP_PIDS": "64",
+        "SERVER_ENV_API_KEY": '"' + SECRET.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("$", "\\$") + '"',
+    })
+    try:
+        made.build()
+        argv_leaks = watch_process_arguments_for(made.token, lambda: made.builder(["start"]))
+        made.argv_leaks = argv_leaks
+        yield made
+    finally:
+        made.down()
+
+
+def watch_process_arguments_for(secret: str, action) -> list[str]:
+    """Runs `action` while scanning every process's argv on the host for `secret`."""
+    leaks: list[str] = []
+    done = threading.Event()
+
+    def scan():
+        while not done.is_set():
+            for entry in Path("/proc").iterdir():
+                if entry.name.isdigit():
+                    try:
+                        cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
+                    except OSError:
+                        continue
+                    if secret in cmdline:
+                        leaks.append(cmdline.replace("\0", " "))
+            time.sleep(0.002)
+
+    watcher = threading.Thread(target=scan, daemon=True)
+    watcher.start()
+    try:
+        action()
+    finally:
+        done.set()
+        watcher.join()
+    return leaks
+
+
+@pytest.mark.parametrize("transport", ["streamable", "sse"])
+async def test_sdk_client_reaches_the_real_server_through_the_published_port(deployment, transport):
+    url = deployment.url + ("/mcp" if transport == "streamable" else "/sse")
+    async with open_session(url, transport, headers={"Authorization": f"Bearer {deployment.token}"}) as session:
+        result = await session.call_tool("get_current_time", {"timezone": "UTC"})
+    assert '"timezone": "UTC"' in text_of(result)
+
+
+def test_the_endpoint_requires_the_token(deployment):
+    assert httpx.post(deployment.url + "/mcp", json=initialize_body(), headers={"Accept": ACCEPT_BOTH}).status_code == 401
+    assert httpx.get(deployment.url + "/healthz").status_code == 200
+
+
+def test_docker_inspect_shows_every_hardening_flag(deployment):
+    info = inspect("container", deployment.container)
+    host = info["HostConfig"]
+    assert host["CapDrop"] == ["ALL"] and not host.get("CapAdd")
+    assert "no-new-privileges" in host["SecurityOpt"]
+    assert not any("unconfined" in option for option in host["SecurityOpt"] or [])
+    assert host["ReadonlyRootfs"] is True and host["Privileged"] is False
+    assert "noexec" in host["Tmpfs"]["/tmp"] and "nosuid" in host["Tmpfs"]["/tmp"]
+    assert info["Config"]["User"] == "10001:10001"
+    assert host["PidsLimit"] == 64
+    assert host["Memory"] == host["MemorySwap"] == 256 * 1024 * 1024
+    assert host["NanoCpus"] == 1_000_000_000
+    assert host["NetworkMode"] == "mcp-e2etime-net"
+    assert host["PortBindings"] == {"8000/tcp": [{"HostIp": "127.0.0.1", "HostPort": "18181"}]}
+    assert host["RestartPolicy"]["Name"] == "unless-stopped"
+    assert host["LogConfig"] == {"Type": "json-file", "Config": {"max-file": "3", "max-size": "10m"}}
+    assert info["Config"]["Labels"]["org.mcp-sandbox.deployment"] == "e2etime"
+    assert info["State"]["Health"]["Status"] == "healthy"
+    network = inspect("network", "mcp-e2etime-net")
+    assert network["Options"]["com.docker.network.bridge.enable_icc"] == "false"
+
+
+def test_inside_the_process_is_unprivileged_and_confined(deployment):
+    status = deployment.exec("sh", "-c", "grep -E '^(Uid|CapEff|NoNewPrivs)' /proc/1/status /proc/self/status").stdout
+    assert "CapEff:\t0000000000000000" in status and "CapEff" in status
+    assert status.count("NoNewPrivs:\t1") == 2
+    assert "Uid:\t10001" in status and "Uid:\t0" not in status
+    assert deployment.exec("id", "-u").stdout.strip() == "10001"
+    cannot_write = deployment.exec("sh", "-c", "touch /rootfs-write-test")
+    assert cannot_write.returncode != 0 and "Read-only file system" in cannot_write.stderr
+    cannot_exec = deployment.exec("sh", "-c", "cp /bin/true /tmp/t && /tmp/t")
+    assert cannot_exec.returncode != 0
+    marker = Path("/tmp") / f"host-only-marker-{os.getpid()}"
+    marker.write_text("host secret")
+    try:
+        assert deployment.exec("test", "-e", str(marker)).returncode != 0
+        assert deployment.exec("test", "-e", str(Path(__file__))).returncode != 0
+    finally:
+        marker.unlink()
+
+
+def test_a_fork_bomb_hits_the_pids_limit_and_the_bridge_survives(deployment):
+    bomb = ("import os, time\npids = []\ntry:\n    for _ in range(1000):\n        pid = os.fork()\n"
+            "        if pid == 0:\n            time.sleep(5)\n            os._exit(0)\n        pids.append(pid)\n"
+            "except OSError as error:\n    print('blocked after', len(pids), error.errno)\n"
+            "for pid in pids:\n    os.kill(pid, 9)\n")
+    result = deployment.exec("python3", "-c", bomb, timeout=60)
+    assert "blocked after" in result.stdout, result.stdout + result.stderr
+    assert int(result.stdout.split()[2]) < 64
+    assert httpx.get(deployment.url + "/healthz").status_code == 200
+
+
+def test_a_memory_hog_is_killed_by_the_memory_limit_and_the_bridge_survives(deployment):
+    hog = "chunks = []\nfor _ in range(40):\n    chunks.append(bytearray(32 << 20))\nprint('survived')"
+    result = deployment.exec("python3", "-c", hog, timeout=120)
+    assert result.returncode == 137 and "survived" not in result.stdout
+    assert httpx.get(deployment.url + "/healthz").status_code == 200
+    assert inspect("container", deployment.container)["State"]["Status"] == "running"
+
+
+async def test_server_env_reaches_the_server_exactly_and_the_token_does_not(deployment):
+    async with open_session(deployment.url + "/mcp", headers={"Authorization": f"Bearer {deployment.token}"}) as session:
+        await session.list_tools()
+        probe = ("import os, sys\nfor pid in os.listdir('/proc'):\n    if not pid.isdigit() or pid in ('1', str(os.getpid())):\n        continue\n"
+                 "    try:\n        env = open(f'/proc/{pid}/environ', 'rb').read().split(b'\\0')\n        cmd = open(f'/proc/{pid}/cmdline', 'rb').read()\n"
+                 "    except OSError:\n        continue\n    if b'mcp-server-time' in cmd and b'mcp-bridge' not in cmd:\n"
+                 "        values = dict(item.split(b'=', 1) for item in env if b'=' in item)\n"
+                 "        sys.stdout.write(repr((values.get(b'API_KEY'), b'MCP_BRIDGE_TOKEN' in values)))\n        break\n")
+        result = deployment.exec("python3", "-c", probe)
+    assert result.stdout == repr((SECRET.encode(), False)), result.stdout + result.stderr
+
+
+def test_the_token_is_in_no_image_layer_config_or_host_argv(deployment):
+    history = docker("history", "--no-trunc", "mcp-sandbox/e2etime:latest").stdout
+    image = docker("image", "inspect", "mcp-sandbox/e2etime:latest").stdout
+    assert deployment.token not in history and deployment.token not in image
+    assert "line one of a secret" not in history and "line one of a secret" not in image
+    assert deployment.argv_leaks == []
+    printed = deployment.builder(["print", "run"]).stdout
+    assert deployment.token not in printed and "--env MCP_BRIDGE_TOKEN" in printed
+    assert deployment.token not in deployment.builder(["status"]).stdout
+
+
+def test_two_deployments_cannot_reach_each_other(deployment):
+    other = Deployment("e2eother", 18182)
+    try:
+        other.build()
+        other.builder(["start"])
+        other_ip = inspect("container", other.container)["NetworkSettings"]["Networks"]["mcp-e2eother-net"]["IPAddress"]
+        probe = (f"import socket\ns = socket.socket()\ns.settimeout(3)\ntry:\n    s.connect(('{other_ip}', 8000))\n    print('reached')\n"
+                 "except OSError as error:\n    print('blocked', error)\n")
+        result = deployment.exec("python3", "-c", probe, timeout=30)
+        assert result.stdout.startswith("blocked"), result.stdout
+        assert httpx.get(other.url + "/healthz").status_code == 200
+    finally:
+        other.down()
+    assert docker("ps", "-a", "--filter", "label=org.mcp-sandbox.deployment=e2eother", "-q").stdout.strip() == ""
+    assert docker("network", "inspect", "mcp-e2eother-net", check=False).returncode != 0
+
+
+def test_status_logs_stop_and_start_again(deployment):
+    assert "running (healthy)" in deployment.builder(["status"]).stdout
+    logs = deployment.builder(["logs", "--tail", "50"])
+    assert "mcp-bridge listening" in logs.stdout + logs.stderr
+    doctor = deployment.builder(["doctor"]).stdout
+    assert "Docker engine" in doctor and ".env is valid" in doctor and "gVisor" in doctor
+    deployment.builder(["stop"])
+    assert docker("inspect", deployment.container, check=False).returncode != 0
+    deployment.builder(["start"])
+    assert httpx.get(deployment.url + "/healthz").status_code == 200
+
+
+def test_a_broken_env_file_names_the_line(tmp_path):
+    env = tmp_path / ".env"
+    env.write_text('MCP_NAME=x\nMCP_AUTH_TOKEN="unterminated\n')
+    from docker_support import BUILDER
+    result = subprocess.run([str(BUILDER), "doctor", "--env-file", str(env)], capture_output=True, text=True)
+    assert result.returncode != 0 and f"{env}:2: unterminated double-quoted value" in result.stdout

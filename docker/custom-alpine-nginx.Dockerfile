@@ -19,7 +19,9 @@ FROM ${BASE_IMAGE}
 ARG MCP_SERVER_PACKAGE
 RUN if [ -n "$MCP_SERVER_PACKAGE" ]; then apk add --no-cache $MCP_SERVER_PACKAGE; fi
 # nginx terminates TLS on 8443 and checks the bearer token; the bridge stays on 127.0.0.1.
-RUN apk add --no-cache nginx openssl
+RUN (command -v nginx && command -v openssl) >/dev/null || apk add --no-cache nginx openssl
+# The self-signed certificate's volume starts out owned by the runtime user.
+RUN mkdir -p /var/lib/mcp-sandbox/tls && chown 10001:10001 /var/lib/mcp-sandbox/tls
 COPY nginx/ /etc/mcp-sandbox/nginx/
 COPY --from=bridge /mcp-bridge /usr/local/bin/mcp-bridge
 # HOME on the tmpfs: the root filesystem is read-only at run time.

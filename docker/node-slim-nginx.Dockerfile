@@ -25,7 +25,9 @@ FROM ${BASE_IMAGE}
 COPY --from=server /opt/mcp /opt/mcp
 ENV PATH=/opt/mcp/bin:$PATH NODE_ENV=production
 # nginx terminates TLS on 8443 and checks the bearer token; the bridge stays on 127.0.0.1.
-RUN apt-get update && apt-get install -y --no-install-recommends nginx-light openssl && rm -rf /var/lib/apt/lists/*
+RUN (command -v nginx && command -v openssl) >/dev/null || { apt-get update && apt-get install -y --no-install-recommends nginx-light openssl && rm -rf /var/lib/apt/lists/*; }
+# The self-signed certificate's volume starts out owned by the runtime user.
+RUN mkdir -p /var/lib/mcp-sandbox/tls && chown 10001:10001 /var/lib/mcp-sandbox/tls
 COPY nginx/ /etc/mcp-sandbox/nginx/
 COPY --from=bridge /mcp-bridge /usr/local/bin/mcp-bridge
 # HOME on the tmpfs: the root filesystem is read-only at run time.

@@ -45,7 +45,13 @@ public struct BridgeServer: Sendable {
         }
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: app), .init(service: manager)],
+                // Shut down in reverse: sessions first (streams close), then HTTP, then sidecars.
+                services: configuration.sidecars.map {
+                    // A sidecar's exit ends the bridge, but gracefully: children still walk the ladder.
+                    .init(service: SidecarService(argv: $0, logger: logger),
+                          successTerminationBehavior: .gracefullyShutdownGroup,
+                          failureTerminationBehavior: .gracefullyShutdownGroup)
+                } + [.init(service: app), .init(service: manager)],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )

@@ -83,5 +83,17 @@ public struct FrontFiles: Sendable {
     public init(spec: DeploymentSpec) { self.spec = spec }
 
     /// Relative path in the build context → contents.
-    public var files: [(String, File)] { [] }
+    public var files: [(String, File)] {
+        switch spec.exposure {
+        case .nginx:
+            let nginx = NginxFront()
+            return [
+                ("nginx/nginx.conf", File(text: nginx.config(), executable: false)),
+                ("nginx/start", File(text: nginx.startScript(), executable: true)),
+                ("nginx/fingerprint", File(text: nginx.fingerprintScript(), executable: true)),
+            ]
+        case .local, .ngrok, .pinggy:
+            return []
+        }
+    }
 }

@@ -180,9 +180,12 @@ public struct DockerfileRenderer: Sendable {
     private var nginxLines: [String] {
         [
             "# nginx terminates TLS on 8443 and checks the bearer token; the bridge stays on 127.0.0.1.",
+            // Installed unless the base image already has both (offline builds, custom bases).
             base == .alpine
-                ? "RUN apk add --no-cache nginx openssl"
-                : "RUN apt-get update && apt-get install -y --no-install-recommends nginx-light openssl && rm -rf /var/lib/apt/lists/*",
+                ? "RUN (command -v nginx && command -v openssl) >/dev/null || apk add --no-cache nginx openssl"
+                : "RUN (command -v nginx && command -v openssl) >/dev/null || { apt-get update && apt-get install -y --no-install-recommends nginx-light openssl && rm -rf /var/lib/apt/lists/*; }",
+            "# The self-signed certificate's volume starts out owned by the runtime user.",
+            "RUN mkdir -p /var/lib/mcp-sandbox/tls && chown \(DeploymentSpec.containerUser) /var/lib/mcp-sandbox/tls",
             "COPY nginx/ /etc/mcp-sandbox/nginx/",
         ]
     }

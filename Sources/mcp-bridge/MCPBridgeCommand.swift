@@ -87,6 +87,9 @@ struct MCPBridgeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The MCP server command as one string, split like a shell would (no shell runs).", valueName: "command"))
     var stdio: String?
 
+    @Option(help: ArgumentHelp("Run and supervise this command beside the bridge (e.g. nginx); if it exits, the bridge exits with an error. Repeatable; split like --stdio.", valueName: "command"))
+    var sidecar: [String] = []
+
     @Flag(help: "Probe GET /healthz on 127.0.0.1:--port and exit 0 if it answers 200, 1 otherwise (for container HEALTHCHECKs).")
     var healthcheck = false
 
@@ -177,6 +180,15 @@ struct MCPBridgeCommand: AsyncParsableCommand {
         configuration.allowedOrigins = allowedOrigins.flatMap { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
         configuration.allowedHosts = allowedHosts.flatMap { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
         configuration.cors = cors
+        configuration.sidecars = try sidecar.map { line in
+            do {
+                let argv = try ShellWords.split(line)
+                guard !argv.isEmpty else { throw ValidationError("--sidecar: the command is empty.") }
+                return argv
+            } catch let error as ShellWords.SplitError {
+                throw ValidationError("--sidecar: \(error)")
+            }
+        }
         configuration.basePath = basePath
         configuration.maximumMessageBytes = try size(maxMessageBytes, flag: "--max-message-bytes")
         configuration.jsonReplyWindow = try duration(jsonReplyWindow, flag: "--json-reply-window", minimum: .zero)
@@ -200,6 +212,8 @@ struct MCPBridgeCommand: AsyncParsableCommand {
     private func tokens(from environment: [String: String]) throws -> [String] {
         var tokens: [String] = []
         if let token = environment["MCP_BRIDGE_TOKEN"], !token.isEmpty { tokens.append(token) }
+        // Extra accepted tokens, for rotation without downtime: separated by commas or spaces.
+        tokens += (environment["MCP_BRIDGE_TOKENS"] ?? "").split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\n" }).map(String.init)
         if let tokenFile {
             guard let contents = try? String(contentsOfFile: tokenFile, encoding: .utf8) else {
                 throw ValidationError("--token-file: cannot read \(tokenFile).")

@@ -11,6 +11,7 @@ import importlib.metadata
 import os
 import re
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -130,23 +131,31 @@ def bridge(bridge_factory) -> Bridge:
 # ---------------------------------------------------------------- SDK compatibility
 
 @contextlib.asynccontextmanager
-async def open_session(url: str, transport: str = "streamable", headers: dict | None = None, **callbacks):
-    """An initialized ClientSession over /mcp ("streamable") or /sse ("sse"), for mcp 1.x and 2.x."""
+async def open_session(url: str, transport: str = "streamable", headers: dict | None = None, ca_file: str | None = None,
+                       **callbacks):
+    """An initialized ClientSession over /mcp ("streamable") or /sse ("sse"), for mcp 1.x and 2.x.
+    `ca_file` makes the client verify HTTPS against that certificate (our nginx front)."""
     from mcp import ClientSession
+
+    httpx_module = __import__("httpx2" if MCP_MAJOR >= 2 else "httpx")
+    verify = ssl.create_default_context(cafile=ca_file) if ca_file else True
+
+    def client_factory(headers=None, timeout=None, auth=None):
+        return httpx_module.AsyncClient(headers=headers, timeout=timeout or httpx_module.Timeout(30, read=300),
+                                        auth=auth, verify=verify, follow_redirects=True)
 
     if transport == "sse":
         from mcp.client.sse import sse_client
 
-        async with sse_client(url, headers=headers) as (read, write):
+        async with sse_client(url, headers=headers, httpx_client_factory=client_factory) as (read, write):
             async with ClientSession(read, write, **callbacks) as session:
                 await session.initialize()
                 yield session
         return
     if MCP_MAJOR >= 2:
-        import httpx2
         from mcp.client.streamable_http import streamable_http_client
 
-        async with httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30, read=300)) as http:
+        async with client_factory(headers=headers) as http:
             # 2.x caps one SSE event at 1 MiB by default; large results need the cap lifted.
             async with streamable_http_client(url, http_client=http, max_sse_event_size=None) as streams:
                 async with ClientSession(streams[0], streams[1], **callbacks) as session:
@@ -155,7 +164,7 @@ async def open_session(url: str, transport: str = "streamable", headers: dict | 
     else:
         from mcp.client.streamable_http import streamablehttp_client
 
-        async with streamablehttp_client(url, headers=headers) as (read, write, _):
+        async with streamablehttp_client(url, headers=headers, httpx_client_factory=client_factory) as (read, write, _):
             async with ClientSession(read, write, **callbacks) as session:
                 await session.initialize()
                 yield session

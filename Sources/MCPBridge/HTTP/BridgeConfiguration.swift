@@ -27,6 +27,8 @@ public struct BridgeConfiguration: Sendable {
     /// Path prefix for every route, for use behind a path-prefixing proxy (e.g. `/github`).
     public var basePath = ""
     public var sessions: SessionManager.Configuration
+    /// Processes supervised beside the bridge (argv each); the bridge exits if one does.
+    public var sidecars: [[String]] = []
 
     public init(command: ChildCommand) {
         self.sessions = SessionManager.Configuration(command: command)

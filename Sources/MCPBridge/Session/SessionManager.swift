@@ -74,7 +74,7 @@ public final class SessionManager: Service, Sendable {
     }
 
     public func run() async throws {
-        await withGracefulShutdownHandler {
+        await withTaskCancellationOrGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
                 group.addTask { await self.reapIdleSessions() }
                 for await session in launches {
@@ -84,7 +84,7 @@ public final class SessionManager: Service, Sendable {
                     }
                 }
             }
-        } onGracefulShutdown: {
+        } onCancelOrGracefulShutdown: {
             self.shutDownAll()
         }
     }
@@ -113,7 +113,7 @@ public final class SessionManager: Service, Sendable {
 
     private func reapIdleSessions() async {
         let interval = min(configuration.idleTimeout / 4, .seconds(30))
-        while await !stopping.wait(timeout: interval) {
+        while await !stopping.wait(timeout: interval), !Task.isCancelled {
             let now = ContinuousClock.now
             let idle = state.withLock { state in
                 state.sessions.values.filter { $0.isIdle(for: configuration.idleTimeout, now: now) }

@@ -1,0 +1,70 @@
+import Logging
+import NIOCore
+import ServiceLifecycle
+import Subprocess
+import SystemPackage
+
+/// A process that must live as long as the bridge (nginx, a tunnel agent). Its output joins the
+/// bridge log; if it exits, `run` throws, which ends the service group and the bridge with a
+/// failure status, so the container stops and its restart policy acts.
+public struct SidecarService: Service {
+    public struct Exited: Error, CustomStringConvertible {
+        public var command: String
+        public var status: String
+        public var description: String { "sidecar \(command) exited (\(status))" }
+    }
+
+    let argv: [String]
+    let logger: Logger
+
+    public init(argv: [String], logger: Logger) {
+        self.argv = argv
+        var logger = logger
+        logger[metadataKey: "sidecar"] = "\(argv.first ?? "?")"
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        var options = PlatformOptions()
+        options.createSession = true
+        options.teardownSequence = [.send(signal: .terminate, toProcessGroup: true, allowedDurationToNextStep: .seconds(5))]
+        let platformOptions = options
+        let executable: Executable = argv[0].contains("/") ? .path(FilePath(argv[0])) : .name(argv[0])
+        let logger = self.logger
+        let status: TerminationStatus
+        do {
+            status = try await cancelWhenGracefulShutdown {
+            try await Subprocess.run(executable, arguments: Arguments(Array(argv.dropFirst())), platformOptions: platformOptions,
+                                     input: .none, output: .sequence, error: .sequence) { execution in
+                logger.info("sidecar started", metadata: ["pid": "\(execution.processIdentifier.value)"])
+                await withTaskGroup(of: Void.self) { group in
+                    group.addTask { await Self.log(execution.standardOutput, logger: logger) }
+                    group.addTask { await Self.log(execution.standardError, logger: logger) }
+                }
+            }.terminationStatus
+            }
+        } catch is CancellationError {
+            return  // the bridge is shutting down and stopped the sidecar
+        }
+        if Task.isCancelled || Task.isShuttingDownGracefully { return }
+        logger.error("sidecar exited; stopping the bridge", metadata: ["status": "\(status)"])
+        throw Exited(command: argv[0], status: "\(status)")
+    }
+
+    private static func log(_ output: SubprocessOutputSequence, logger: Logger) async {
+        var framer = LineFramer(maximumLineBytes: 16 << 10)
+        var frames: [LineFramer.Frame] = []
+        func emit() {
+            for case .line(let line) in frames { logger.info("sidecar output", metadata: ["line": "\(String(buffer: line))"]) }
+            frames.removeAll(keepingCapacity: true)
+        }
+        do {
+            for try await chunk in output {
+                chunk.withUnsafeBytes { framer.append($0, into: &frames) }
+                emit()
+            }
+        } catch {}
+        framer.finish(into: &frames)
+        emit()
+    }
+}

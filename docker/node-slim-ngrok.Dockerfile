@@ -24,12 +24,13 @@ RUN test -n "$MCP_SERVER_PACKAGE" || { echo "MCP_SERVER_PACKAGE build argument i
 FROM ${BASE_IMAGE}
 COPY --from=server /opt/mcp /opt/mcp
 ENV PATH=/opt/mcp/bin:$PATH NODE_ENV=production
-# The ngrok agent, checksum-verified (NGROK_URL and NGROK_SHA256 are build arguments).
-ARG NGROK_URL
-ARG NGROK_SHA256
+# The ngrok agent, checksum-verified: set BUILD_ARG_NGROK_AGENT_URL and BUILD_ARG_NGROK_AGENT_SHA256
+# to the agent tarball for this architecture and its published SHA-256.
+ARG NGROK_AGENT_URL
+ARG NGROK_AGENT_SHA256
 RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates && rm -rf /var/lib/apt/lists/*
-ADD ${NGROK_URL} /tmp/ngrok.tgz
-RUN echo "$NGROK_SHA256  /tmp/ngrok.tgz" | sha256sum -c - && tar -xzf /tmp/ngrok.tgz -C /usr/local/bin ngrok && rm /tmp/ngrok.tgz
+ADD ${NGROK_AGENT_URL} /tmp/ngrok.tgz
+RUN echo "$NGROK_AGENT_SHA256  /tmp/ngrok.tgz" | sha256sum -c - && tar -xzf /tmp/ngrok.tgz -C /usr/local/bin ngrok && rm /tmp/ngrok.tgz
 COPY tunnel/ /etc/mcp-sandbox/tunnel/
 COPY --from=bridge /mcp-bridge /usr/local/bin/mcp-bridge
 # HOME on the tmpfs: the root filesystem is read-only at run time.

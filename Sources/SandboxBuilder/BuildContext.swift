@@ -92,7 +92,11 @@ public struct FrontFiles: Sendable {
                 ("nginx/start", File(text: nginx.startScript(), executable: true)),
                 ("nginx/fingerprint", File(text: nginx.fingerprintScript(), executable: true)),
             ]
-        case .local, .ngrok, .pinggy:
+        case .pinggy:
+            return [("tunnel/start", File(text: TunnelFront.pinggyScript, executable: true))]
+        case .ngrok:
+            return [("tunnel/start", File(text: TunnelFront.ngrokScript, executable: true))]
+        case .local:
             return []
         }
     }

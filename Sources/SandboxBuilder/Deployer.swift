@@ -47,6 +47,7 @@ public struct Deployer: Sendable {
         try await client.capture(commands.run(useGVisor: gVisor), secrets: commands.secretEnvironment)
         try await waitUntilHealthy(timeout: timeout)
         print("\(spec.containerName) is running and healthy\(gVisor ? " (gVisor)" : "").")
+        if let fingerprint = await tlsFingerprint() { print("TLS certificate SHA-256 fingerprint: \(fingerprint)") }
         if let endpoint = commands.endpoint {
             print("Endpoint: \(endpoint)   (legacy SSE: \(endpoint.dropLast(4))/sse)")
             print("Clients send: Authorization: Bearer <MCP_AUTH_TOKEN from \(workspace.envFile.lastPathComponent)>")
@@ -64,7 +65,7 @@ public struct Deployer: Sendable {
             if last.hasPrefix("exited") || last.hasPrefix("dead") || last.hasSuffix("unhealthy") || last == "missing" { break }
             try await Task.sleep(for: .milliseconds(500))
         }
-        let logs = (try? await client.capture(["docker", "logs", "--tail", "30", spec.containerName], allowFailure: true)) ?? ""
+        let logs = await client.captureAll(["docker", "logs", "--tail", "30", spec.containerName])
         throw Failure(description: "\(spec.containerName) did not become healthy (\(last)). Last log lines:\n\(logs)")
     }
 
@@ -94,6 +95,14 @@ public struct Deployer: Sendable {
         print("\(spec.name):")
         print(try await client.capture(["docker", "inspect", "--format", format, spec.containerName]), terminator: "")
         if let endpoint = commands.endpoint { print("endpoint: \(endpoint)") }
+        if let fingerprint = await tlsFingerprint() { print("tls sha256: \(fingerprint)") }
+    }
+
+    /// The SHA-256 fingerprint of the certificate the nginx front serves, read inside the container.
+    public func tlsFingerprint() async -> String? {
+        guard spec.exposure == .nginx else { return nil }
+        let output = try? await client.capture(["docker", "exec", spec.containerName, "/etc/mcp-sandbox/nginx/fingerprint"])
+        return output?.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     public func down(removeImage: Bool) async throws {

@@ -31,6 +31,14 @@ public struct DeploymentSpec: Sendable, Equatable {
     /// Non-secret build arguments (from `BUILD_ARG_<NAME>`).
     public var buildArguments: [String: String]
     public var authToken: String
+    /// Further accepted tokens during a rotation (`MCP_AUTH_TOKENS_PREVIOUS`, comma-separated).
+    public var previousTokens: [String]
+    /// A certificate and key on the host to use instead of the generated self-signed pair (nginx).
+    public var tlsCertificateFile: String?
+    public var tlsKeyFile: String?
+    /// Tunnel settings: secrets travel by name like the others.
+    public var tunnelSecrets: [String: String]
+    public var tunnelSettings: [String: String]
 
     /// The numeric user every process in the container runs as.
     public static let containerUser = "10001:10001"
@@ -127,6 +135,31 @@ public struct DeploymentSpec: Sendable, Equatable {
         authToken = values["MCP_AUTH_TOKEN"] ?? ""
         if authToken.count < 16 {
             problems.append(Problem(variable: "MCP_AUTH_TOKEN", message: "set a random token of at least 16 characters (builder init generates one)"))
+        }
+        previousTokens = (values["MCP_AUTH_TOKENS_PREVIOUS"] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        for token in [authToken] + previousTokens where token.range(of: #"^[A-Za-z0-9._~+/=-]*$"#, options: .regularExpression) == nil {
+            problems.append(Problem(variable: "MCP_AUTH_TOKEN", message: "tokens may only contain A-Z a-z 0-9 . _ ~ + / = -"))
+        }
+        tlsCertificateFile = value("MCP_TLS_CERT_FILE")
+        tlsKeyFile = value("MCP_TLS_KEY_FILE")
+        if (tlsCertificateFile == nil) != (tlsKeyFile == nil) {
+            problems.append(Problem(variable: "MCP_TLS_CERT_FILE", message: "set both MCP_TLS_CERT_FILE and MCP_TLS_KEY_FILE, or neither"))
+        }
+        tunnelSecrets = [:]
+        tunnelSettings = [:]
+        switch exposure {
+        case .pinggy:
+            if let token = value("MCP_PINGGY_TOKEN") { tunnelSecrets["PINGGY_TOKEN"] = token }
+            if let host = value("MCP_PINGGY_HOST") { tunnelSettings["PINGGY_HOST"] = host }
+        case .ngrok:
+            if let token = value("MCP_NGROK_AUTHTOKEN") {
+                tunnelSecrets["NGROK_AUTHTOKEN"] = token
+            } else {
+                problems.append(Problem(variable: "MCP_NGROK_AUTHTOKEN", message: "is required for MCP_EXPOSE=ngrok (your ngrok agent authtoken)"))
+            }
+            if let url = value("MCP_NGROK_URL") { tunnelSettings["NGROK_URL"] = url }
+        case .local, .nginx:
+            break
         }
         hostPort = 8000
         if let raw = value("MCP_PORT") {

@@ -43,6 +43,15 @@ public struct DockerClient: Sendable {
         return output
     }
 
+    /// Standard output and standard error together (docker logs writes to both).
+    public func captureAll(_ argv: [String]) async -> String {
+        guard let result = try? await Subprocess.run(
+            .name(argv[0]), arguments: Arguments(Array(argv.dropFirst())),
+            output: .string(limit: 1 << 20), error: .string(limit: 1 << 20))
+        else { return "" }
+        return result.standardOutput + result.standardError
+    }
+
     public func succeeds(_ argv: [String]) async -> Bool {
         guard let result = try? await Subprocess.run(
             .name(argv[0]), arguments: Arguments(Array(argv.dropFirst())), output: .discarded, error: .discarded)

@@ -13,6 +13,9 @@ public struct DockerCommands: Sendable {
     public var secretEnvironment: [String: String] {
         var environment = spec.serverEnvironment
         environment["MCP_BRIDGE_TOKEN"] = spec.authToken
+        if !spec.previousTokens.isEmpty { environment["MCP_BRIDGE_TOKENS"] = spec.previousTokens.joined(separator: ",") }
+        environment.merge(spec.tunnelSecrets) { $1 }
+        environment.merge(spec.tunnelSettings) { $1 }
         return environment
     }
 
@@ -68,6 +71,10 @@ public struct DockerCommands: Sendable {
             // nginx writes its pid, temp and cache files here; the certificate lives on a volume.
             argv += ["--tmpfs", "/run/mcp-sandbox:rw,noexec,nosuid,nodev,size=16m,uid=10001,gid=10001",
                      "--volume", "\(spec.volumeName):/var/lib/mcp-sandbox/tls"]
+            if let certificate = spec.tlsCertificateFile, let key = spec.tlsKeyFile {
+                argv += ["--volume", "\(certificate):/etc/mcp-sandbox/user-tls/cert.pem:ro",
+                         "--volume", "\(key):/etc/mcp-sandbox/user-tls/key.pem:ro"]
+            }
         }
         if useGVisor { argv += ["--runtime", "runsc"] }
         switch spec.network {

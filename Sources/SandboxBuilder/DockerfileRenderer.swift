@@ -164,14 +164,15 @@ public struct DockerfileRenderer: Sendable {
             ]
         case .ngrok:
             return [
-                "# The ngrok agent, checksum-verified (NGROK_URL and NGROK_SHA256 are build arguments).",
-                "ARG NGROK_URL",
-                "ARG NGROK_SHA256",
+                "# The ngrok agent, checksum-verified: set BUILD_ARG_NGROK_AGENT_URL and BUILD_ARG_NGROK_AGENT_SHA256",
+                "# to the agent tarball for this architecture and its published SHA-256.",
+                "ARG NGROK_AGENT_URL",
+                "ARG NGROK_AGENT_SHA256",
                 base == .alpine
                     ? "RUN apk add --no-cache ca-certificates"
                     : "RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates && rm -rf /var/lib/apt/lists/*",
-                "ADD ${NGROK_URL} /tmp/ngrok.tgz",
-                #"RUN echo "$NGROK_SHA256  /tmp/ngrok.tgz" | sha256sum -c - && tar -xzf /tmp/ngrok.tgz -C /usr/local/bin ngrok && rm /tmp/ngrok.tgz"#,
+                "ADD ${NGROK_AGENT_URL} /tmp/ngrok.tgz",
+                #"RUN echo "$NGROK_AGENT_SHA256  /tmp/ngrok.tgz" | sha256sum -c - && tar -xzf /tmp/ngrok.tgz -C /usr/local/bin ngrok && rm /tmp/ngrok.tgz"#,
                 "COPY tunnel/ /etc/mcp-sandbox/tunnel/",
             ]
         }

@@ -28,9 +28,22 @@ public enum EnvTemplate {
         MCP_EXPOSE=local
         # Bearer token clients must send. Generate with: openssl rand -hex 32
         MCP_AUTH_TOKEN=
+        # Rotation without downtime: tokens still accepted while clients move to the new one.
+        # MCP_AUTH_TOKENS_PREVIOUS=oldtoken1,oldtoken2
+        # nginx only: your own certificate and key instead of the generated self-signed pair.
+        # MCP_TLS_CERT_FILE=/path/to/cert.pem
+        # MCP_TLS_KEY_FILE=/path/to/key.pem
         # Host port; published on 127.0.0.1 only unless MCP_PUBLISH_ADDRESS says otherwise.
         MCP_PORT=8000
         # MCP_PUBLISH_ADDRESS=127.0.0.1
+
+        # pinggy: an access token for a persistent address (optional), and the server to use.
+        # MCP_PINGGY_TOKEN=
+        # MCP_PINGGY_HOST=a.pinggy.io
+        # ngrok: the agent authtoken (required) and a reserved domain (optional); build arguments
+        # BUILD_ARG_NGROK_AGENT_URL and BUILD_ARG_NGROK_AGENT_SHA256 name the agent download.
+        # MCP_NGROK_AUTHTOKEN=
+        # MCP_NGROK_URL=https://example.ngrok.app
 
         # Limits for the container.
         MCP_MEMORY=512m

@@ -83,7 +83,9 @@ public struct NginxFront: Sendable {
                 log_format mcp '$remote_addr [$time_iso8601] "$request_method $uri" $status $body_bytes_sent $request_time';
                 access_log /dev/stdout mcp;
 
-                # "Bearer <token>" → 1 for every accepted token (several allow rotation).
+                # "Bearer <token>" → 1 for every accepted token (several allow rotation). Keys are
+                # long (a 64-hex token makes 71 bytes), so the hash buckets must be too.
+                map_hash_bucket_size 256;
                 map $http_authorization $mcp_authorized {
                     default 0;
                     include \(run)/tokens.conf;

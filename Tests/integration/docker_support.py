@@ -14,7 +14,9 @@ import pytest
 
 from conftest import ROOT
 
-BASE_IMAGE = "mcp-sandbox-test/bookworm-python:latest"
+# Everything the test deployments need, preinstalled: containers reach no package registry.
+BASE_PACKAGES = "python3,python3-venv,ca-certificates,nginx-light,openssl"
+BASE_IMAGE = "mcp-sandbox-test/bookworm-python-nginx:1"
 BUILDER = Path(os.environ.get("MCP_BUILDER_BIN", ROOT / ".build" / "debug" / "builder"))
 RELEASE_BRIDGE = Path(os.environ.get("MCP_BRIDGE_RELEASE_BIN", ROOT / ".build" / "release" / "mcp-bridge"))
 WHEELHOUSE = Path(os.environ.get("MCP_TEST_WHEELHOUSE", ROOT / ".venv-test" / "wheelhouse"))
@@ -46,7 +48,7 @@ def ensure_base_image():
     if docker("image", "inspect", BASE_IMAGE, check=False).returncode == 0:
         return
     with tempfile.TemporaryDirectory() as rootfs:
-        subprocess.run(["debootstrap", "--variant=minbase", "--include=python3,python3-venv,ca-certificates",
+        subprocess.run(["debootstrap", "--variant=minbase", f"--include={BASE_PACKAGES}",
                         "bookworm", rootfs], check=True, capture_output=True)
         tar = subprocess.Popen(["tar", "-C", rootfs, "-c", "."], stdout=subprocess.PIPE)
         subprocess.run(["docker", "import", "--change",

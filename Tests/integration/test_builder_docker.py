@@ -194,3 +194,68 @@ def test_a_broken_env_file_names_the_line(tmp_path):
     from docker_support import BUILDER
     result = subprocess.run([str(BUILDER), "doctor", "--env-file", str(env)], capture_output=True, text=True)
     assert result.returncode != 0 and f"{env}:2: unterminated double-quoted value" in result.stdout
+
+
+@pytest.fixture(scope="module")
+def nginx_deployment():
+    require_docker()
+    ensure_base_image()
+    made = Deployment("e2enginx", 18443, {"MCP_EXPOSE": "nginx"})
+    try:
+        made.build()
+        made.start_output = made.builder(["start"]).stdout
+        yield made
+    finally:
+        made.down()
+
+
+def served_certificate(port: int) -> str:
+    import ssl
+    return ssl.get_server_certificate(("127.0.0.1", port))
+
+
+@pytest.mark.parametrize("transport", ["streamable", "sse"])
+async def test_nginx_exposure_serves_https_with_the_token_gate(nginx_deployment, tmp_path, transport):
+    ca = tmp_path / "served.pem"
+    ca.write_text(served_certificate(nginx_deployment.port))
+    base = f"https://127.0.0.1:{nginx_deployment.port}"
+    async with open_session(base + ("/mcp" if transport == "streamable" else "/sse"), transport,
+                            headers={"Authorization": f"Bearer {nginx_deployment.token}"}, ca_file=str(ca)) as session:
+        assert '"timezone": "UTC"' in text_of(await session.call_tool("get_current_time", {"timezone": "UTC"}))
+    refused = httpx.post(base + "/mcp", json=initialize_body(), verify=str(ca), headers={"Accept": ACCEPT_BOTH})
+    assert refused.status_code == 401 and refused.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_nginx_deployment_publishes_only_tls_and_reports_the_fingerprint(nginx_deployment):
+    info = inspect("container", nginx_deployment.container)
+    assert info["HostConfig"]["PortBindings"] == {"8443/tcp": [{"HostIp": "127.0.0.1", "HostPort": "18443"}]}
+    fingerprint = subprocess.run(["openssl", "x509", "-noout", "-fingerprint", "-sha256"], input=served_certificate(nginx_deployment.port),
+                                 capture_output=True, text=True, check=True).stdout.strip().split("=", 1)[1]
+    assert f"TLS certificate SHA-256 fingerprint: {fingerprint}" in nginx_deployment.start_output
+    assert f"tls sha256: {fingerprint}" in nginx_deployment.builder(["status"]).stdout
+    # The bridge (port 8000 = 0x1F40) listens on loopback only inside the container.
+    listening = nginx_deployment.exec("cat", "/proc/net/tcp").stdout
+    assert "0100007F:1F40" in listening and "00000000:1F40" not in listening
+
+
+def test_the_certificate_survives_a_restart_and_nginx_death_restarts_the_container(nginx_deployment):
+    before = served_certificate(nginx_deployment.port)
+    nginx_deployment.builder(["restart"])
+    assert served_certificate(nginx_deployment.port) == before
+    nginx_deployment.exec("sh", "-c", "kill $(cat /run/mcp-sandbox/nginx/nginx.pid)")
+    # The bridge notices its sidecar died and exits non-zero; the restart policy brings it back.
+    assert wait_for(lambda: inspect("container", nginx_deployment.container)["RestartCount"] >= 1, 30)
+    assert wait_for(lambda: httpx.get(f"https://127.0.0.1:{nginx_deployment.port}/healthz", verify=False).status_code == 200, 60)
+    assert served_certificate(nginx_deployment.port) == before
+
+
+def wait_for(predicate, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if predicate():
+                return True
+        except Exception:
+            pass
+        time.sleep(0.5)
+    return False

@@ -21,8 +21,9 @@ pytestmark = [pytest.mark.anyio,
               pytest.mark.skipif(shutil.which("nginx") is None or shutil.which("setpriv") is None or os.geteuid() != 0,
                                  reason="needs Debian's nginx, setpriv and root (to drop to uid 10001 like the container)")]
 NGINX = ROOT / "nginx"
-TOKEN = "nginx-front-token-0123456789abcdef"
-OLD_TOKEN = "rotated-out-token-abcdef0123456789"
+# As long as the tokens `builder init` makes (64 hex digits).
+TOKEN = "0123456789abcdef" * 4
+OLD_TOKEN = "fedcba9876543210" * 4
 
 
 def free_port() -> int:

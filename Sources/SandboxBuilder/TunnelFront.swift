@@ -1,0 +1,88 @@
+/// Tunnel agents for `MCP_EXPOSE=pinggy` and `MCP_EXPOSE=ngrok`, started by mcp-bridge as its
+/// supervised sidecar. Secrets come from the environment and go into a config file on tmpfs,
+/// never into argv (container processes are visible in the host's /proc).
+public enum TunnelFront {
+    /// pinggy over plain OpenSSH: the bearer keys (`k:`) make pinggy's edge demand
+    /// `Authorization: Bearer <token>`, and the bridge checks the same token again.
+    public static let pinggyScript = """
+        #!/bin/sh
+        # Opens a pinggy tunnel to the bridge (MCP_EXPOSE=pinggy). Supervised by mcp-bridge: if the
+        # tunnel drops for good, the bridge exits and the container's restart policy reconnects.
+        set -eu
+        dir=${MCP_SANDBOX_TUNNEL_DIR:-/tmp/mcp-sandbox-tunnel}
+        umask 077
+        mkdir -p "$dir"
+        host=${PINGGY_HOST:-a.pinggy.io}
+        # A pinggy access token gives a persistent address; +force replaces a stale tunnel.
+        user=${PINGGY_TOKEN:+$PINGGY_TOKEN+force@}$host
+        keys=""
+        for token in ${MCP_BRIDGE_TOKEN:-} $(printf '%s' "${MCP_BRIDGE_TOKENS:-}" | tr ',' ' '); do
+            case "$token" in
+                *[!A-Za-z0-9._~+/=-]*) echo "mcp-sandbox: a token holds characters pinggy cannot take; refusing it" >&2; exit 1 ;;
+            esac
+            keys="$keys k:$token"
+        done
+        [ -n "$keys" ] || { echo "mcp-sandbox: MCP_BRIDGE_TOKEN is empty; refusing to open a public tunnel" >&2; exit 1; }
+        cat > "$dir/ssh_config" <<CONFIG
+        Host pinggy
+            HostName $host
+            User $user
+            Port 443
+            RemoteForward 0 127.0.0.1:8000
+            RemoteCommand$keys x:https
+            RequestTTY force
+            StrictHostKeyChecking accept-new
+            UserKnownHostsFile $dir/known_hosts
+            ServerAliveInterval 30
+            ServerAliveCountMax 3
+            ExitOnForwardFailure yes
+        CONFIG
+        exec ssh -F "$dir/ssh_config" pinggy
+
+        """
+
+    /// The ngrok agent (v3 config) with a traffic policy that answers 401 unless the request
+    /// carries one of the bearer tokens; the bridge checks the token again behind it.
+    public static let ngrokScript = """
+        #!/bin/sh
+        # Starts the ngrok agent for the bridge (MCP_EXPOSE=ngrok). Supervised by mcp-bridge.
+        set -eu
+        dir=${MCP_SANDBOX_TUNNEL_DIR:-/tmp/mcp-sandbox-tunnel}
+        umask 077
+        mkdir -p "$dir"
+        : "${NGROK_AUTHTOKEN:?mcp-sandbox: NGROK_AUTHTOKEN is required (MCP_NGROK_AUTHTOKEN in .env)}"
+        checks=""
+        for token in ${MCP_BRIDGE_TOKEN:-} $(printf '%s' "${MCP_BRIDGE_TOKENS:-}" | tr ',' ' '); do
+            case "$token" in
+                *[!A-Za-z0-9._~+/=-]*) echo "mcp-sandbox: a token holds characters the policy cannot take; refusing it" >&2; exit 1 ;;
+            esac
+            checks="$checks${checks:+ || }v == 'Bearer $token'"
+        done
+        [ -n "$checks" ] || { echo "mcp-sandbox: MCP_BRIDGE_TOKEN is empty; refusing to open a public tunnel" >&2; exit 1; }
+        {
+            echo "version: 3"
+            echo "agent:"
+            echo "  authtoken: $NGROK_AUTHTOKEN"
+            echo "  log: stdout"
+            echo "endpoints:"
+            echo "  - name: mcp"
+            [ -n "${NGROK_URL:-}" ] && echo "    url: $NGROK_URL"
+            echo "    upstream:"
+            echo "      url: 127.0.0.1:8000"
+            echo "    traffic_policy:"
+            echo "      on_http_request:"
+            echo "        - expressions:"
+            echo "            - \\"!('authorization' in req.headers) || !req.headers['authorization'].exists(v, $checks)\\""
+            echo "          actions:"
+            echo "            - type: custom-response"
+            echo "              config:"
+            echo "                status_code: 401"
+            echo "                headers:"
+            echo "                  content-type: application/json"
+            echo "                  www-authenticate: 'Bearer realm=\\"mcp\\"'"
+            echo "                body: '{\\"jsonrpc\\":\\"2.0\\",\\"id\\":null,\\"error\\":{\\"code\\":-32000,\\"message\\":\\"Unauthorized\\"}}'"
+        } > "$dir/ngrok.yml"
+        exec ngrok start --all --config "$dir/ngrok.yml"
+
+        """
+}

@@ -1,0 +1,64 @@
+"""The tunnel start scripts, run for real with stand-in `ssh` and `ngrok` programs that record what
+they were given: no tunnel is opened and no outside address is contacted."""
+
+import os
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+
+TOKEN = "0123456789abcdef" * 4
+OLD = "fedcba9876543210" * 4
+
+
+def run_script(name: str, tmp_path: Path, env: dict) -> tuple[subprocess.CompletedProcess, Path]:
+    shims = tmp_path / "bin"
+    shims.mkdir()
+    for program in ("ssh", "ngrok"):
+        shim = shims / program
+        shim.write_text('#!/bin/sh\nprintf "%s\\n" "$0" "$@" > "$MCP_SANDBOX_TUNNEL_DIR/argv"\nexit 42\n')
+        shim.chmod(shim.stat().st_mode | stat.S_IEXEC)
+    tunnel_dir = tmp_path / "tunnel"
+    full_env = {"PATH": f"{shims}:/usr/bin:/bin", "MCP_SANDBOX_TUNNEL_DIR": str(tunnel_dir), **env}
+    result = subprocess.run([str(ROOT / "tunnels" / name / "start")], env=full_env, capture_output=True, text=True, timeout=20)
+    return result, tunnel_dir
+
+
+def test_pinggy_keeps_secrets_in_a_private_config_and_forwards_to_the_bridge(tmp_path):
+    result, tunnel = run_script("pinggy", tmp_path, {"MCP_BRIDGE_TOKEN": TOKEN, "MCP_BRIDGE_TOKENS": OLD, "PINGGY_TOKEN": "acct-123"})
+    assert result.returncode == 42, result.stderr  # the agent's exit status reaches the supervisor
+    argv = (tunnel / "argv").read_text().split("\n")
+    assert argv[1:4] == ["-F", str(tunnel / "ssh_config"), "pinggy"]
+    assert not any(TOKEN in arg or "acct-123" in arg for arg in argv)
+    config = (tunnel / "ssh_config").read_text()
+    assert "User acct-123+force@a.pinggy.io" in config
+    assert f"RemoteCommand k:{TOKEN} k:{OLD} x:https" in config
+    assert "RemoteForward 0 127.0.0.1:8000" in config
+    assert "StrictHostKeyChecking accept-new" in config and "Port 443" in config
+    assert stat.S_IMODE(os.stat(tunnel / "ssh_config").st_mode) == 0o600
+
+
+def test_ngrok_policy_demands_one_of_the_tokens(tmp_path):
+    result, tunnel = run_script("ngrok", tmp_path, {"MCP_BRIDGE_TOKEN": TOKEN, "NGROK_AUTHTOKEN": "ngrok-agent-secret",
+                                                    "NGROK_URL": "https://mcp.example.ngrok.app"})
+    assert result.returncode == 42, result.stderr
+    argv = (tunnel / "argv").read_text()
+    assert "ngrok-agent-secret" not in argv and TOKEN not in argv
+    config = (tunnel / "ngrok.yml").read_text()
+    assert "authtoken: ngrok-agent-secret" in config and "url: https://mcp.example.ngrok.app" in config
+    assert f"v == 'Bearer {TOKEN}'" in config and "status_code: 401" in config
+    assert "url: 127.0.0.1:8000" in config
+    assert stat.S_IMODE(os.stat(tunnel / "ngrok.yml").st_mode) == 0o600
+
+
+@pytest.mark.parametrize("name", ["pinggy", "ngrok"])
+def test_no_token_or_an_unsafe_token_refuses_to_open_a_tunnel(tmp_path, name):
+    result, tunnel = run_script(name, tmp_path, {"MCP_BRIDGE_TOKEN": "", "NGROK_AUTHTOKEN": "x"})
+    assert result.returncode != 0 and "refusing" in result.stderr
+    assert not (tunnel / "argv").exists()
+    (tmp_path / "bin").rename(tmp_path / "bin-old")
+    result, tunnel = run_script(name, tmp_path, {"MCP_BRIDGE_TOKEN": "bad token'\n", "NGROK_AUTHTOKEN": "x"})
+    assert result.returncode != 0 and not (tunnel / "argv").exists()

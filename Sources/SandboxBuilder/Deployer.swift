@@ -34,8 +34,8 @@ public struct Deployer: Sendable {
             }
             try await client.capture(["docker", "rm", "--force", spec.containerName])
         }
-        if let create = commands.createNetwork, !(await exists("network", spec.networkName)) {
-            try await client.capture(create)
+        if !(await exists("network", spec.networkName)) {
+            try await client.capture(commands.createNetwork)
         }
         if let create = commands.createVolume, !(await exists("volume", spec.volumeName)) {
             try await client.capture(create)

@@ -96,6 +96,11 @@ public struct DeploymentSpec: Sendable, Equatable {
         exposure = choice("MCP_EXPOSE", default: Exposure.local)
         network = choice("MCP_NETWORK", default: Network.isolated)
         containerRuntime = choice("MCP_CONTAINER_RUNTIME", default: ContainerRuntime.auto)
+        if network != .isolated {
+            // Docker publishes no port on a `none` or `--internal` network, and tunnels need egress,
+            // so either would leave the endpoint unreachable; that needs an ingress relay first.
+            problems.append(Problem(variable: "MCP_NETWORK", message: "'\(network.rawValue)' would leave the endpoint unreachable (no published port, no tunnel egress); only 'isolated' is supported for now"))
+        }
         baseImage = value("MCP_BASE_IMAGE") ?? Self.defaultBaseImage(runtime: runtime, base: base)
         package = value("MCP_SERVER_PACKAGE")
 

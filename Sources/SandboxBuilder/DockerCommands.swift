@@ -32,13 +32,9 @@ public struct DockerCommands: Sendable {
         return argv + [contextDirectory]
     }
 
-    /// `nil` when the deployment uses no network of its own (`MCP_NETWORK=none`).
-    public var createNetwork: [String]? {
-        guard spec.network != .none else { return nil }
-        var argv = ["docker", "network", "create", "--driver", "bridge",
-                    // Containers on this network cannot talk to each other.
-                    "--opt", "com.docker.network.bridge.enable_icc=false"]
-        if spec.network == .internal { argv.append("--internal") }
+    /// The deployment's own bridge network, on which containers cannot talk to each other.
+    public var createNetwork: [String] {
+        var argv = ["docker", "network", "create", "--driver", "bridge", "--opt", "com.docker.network.bridge.enable_icc=false"]
         for label in labels { argv += ["--label", label] }
         return argv + [spec.networkName]
     }
@@ -77,12 +73,7 @@ public struct DockerCommands: Sendable {
             }
         }
         if useGVisor { argv += ["--runtime", "runsc"] }
-        switch spec.network {
-        case .none:
-            argv += ["--network", "none"]
-        case .isolated, .internal:
-            argv += ["--network", spec.networkName]
-        }
+        argv += ["--network", spec.networkName]
         if publishesPort {
             argv += ["--publish", "\(publishHost):\(spec.hostPort):\(spec.containerPort)"]
         }
@@ -92,7 +83,7 @@ public struct DockerCommands: Sendable {
 
     /// Tunnels need no inbound port; every other exposure publishes one port.
     public var publishesPort: Bool {
-        spec.network == .isolated && (spec.exposure == .local || spec.exposure == .nginx)
+        spec.exposure == .local || spec.exposure == .nginx
     }
 
     private var publishHost: String {

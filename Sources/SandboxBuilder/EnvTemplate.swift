@@ -49,7 +49,8 @@ public enum EnvTemplate {
         MCP_MEMORY=512m
         MCP_CPUS=1.0
         MCP_PIDS=128
-        # isolated: own network, containers cannot reach each other (default)
+        # isolated: own network, containers cannot reach each other (the only mode so far;
+        # none/internal need an ingress relay that is not built yet)
         MCP_NETWORK=isolated
         # auto (gVisor runsc when docker has it) | runsc | runc
         MCP_CONTAINER_RUNTIME=auto

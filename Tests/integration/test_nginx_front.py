@@ -76,8 +76,16 @@ class Front:
         return f"https://127.0.0.1:{self.port}"
 
     def stop(self):
-        os.killpg(self.proc.pid, signal.SIGTERM)
-        self.proc.wait(10)
+        # Graceful stop through nginx's own pid file: the relaying `cat` then drains to EOF,
+        # so no access-log line is lost (killing the whole group could kill `cat` first).
+        pid_file = self.dir / "run" / "nginx.pid"
+        if pid_file.exists():
+            os.kill(int(pid_file.read_text()), signal.SIGQUIT)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
 
 
 @pytest.fixture

@@ -62,21 +62,13 @@ enum SSEResponder {
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
             defer { session.detach(stream) }
             try await request.body.consumeWithCancellationOnInboundClose { _ in
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    group.addTask {
-                        while true {
-                            try await Task.sleep(for: keepAlive)
-                            stream.sendKeepAlive()
-                        }
+                if let preamble { try await writer.write(preamble) }
+                while true {
+                    switch await stream.queue.next(timeout: keepAlive) {
+                    case .element(.message(let message, _)): try await writer.write(SSEEncoding.messageEvent(message))
+                    case .timedOut: try await writer.write(SSEEncoding.keepAlive)
+                    case .end: return
                     }
-                    if let preamble { try await writer.write(preamble) }
-                    while let event = await stream.queue.next() {
-                        switch event {
-                        case .message(let message, _): try await writer.write(SSEEncoding.messageEvent(message))
-                        case .keepAlive: try await writer.write(SSEEncoding.keepAlive)
-                        }
-                    }
-                    group.cancelAll()
                 }
             }
             try await writer.finish(nil)

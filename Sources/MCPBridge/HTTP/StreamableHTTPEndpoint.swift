@@ -94,7 +94,7 @@ struct StreamableHTTPEndpoint: Sendable {
                 return Reply.json(message, headers: headers)
             case .element(.message(let message, endsStream: false)):
                 preamble = SSEEncoding.messageEvent(message)
-            case .element(.keepAlive), .timedOut:
+            case .timedOut:
                 break
             case .end:
                 session.detach(stream)

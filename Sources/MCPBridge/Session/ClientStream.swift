@@ -18,7 +18,6 @@ public final class ClientStream: Sendable {
     public enum Event: Sendable, Equatable {
         /// A JSON-RPC message; `endsStream` marks the last answer a POST stream waits for.
         case message(ByteBuffer, endsStream: Bool = false)
-        case keepAlive
     }
 
     private static let counter = Atomic<Int>(0)
@@ -31,13 +30,8 @@ public final class ClientStream: Sendable {
         self.id = Self.counter.wrappingAdd(1, ordering: .relaxed).newValue
         self.kind = kind
         self.queue = BoundedQueue(byteLimit: bufferBytes) { event in
-            if case .message(let buffer, _) = event { return buffer.readableBytes }
-            return 0
+            guard case .message(let buffer, _) = event else { return 0 }
+            return buffer.readableBytes
         }
-    }
-
-    /// Queues a keep-alive comment unless the stream is already busy or closed.
-    public func sendKeepAlive() {
-        queue.enqueue(.keepAlive)
     }
 }

@@ -1,4 +1,5 @@
 import NIOCore
+import NIOPosix
 import Synchronization
 
 /// A single-consumer async queue bounded by a byte budget.
@@ -15,6 +16,15 @@ public final class BoundedQueue<Element: Sendable>: Sendable {
         var closed = false
         var consumer: CheckedContinuation<Dequeued, Never>?
         var consumerToken = 0
+        /// The pending deadline of a timed `next`; cancelled as soon as the consumer wakes.
+        var consumerDeadline: Scheduled<Void>?
+
+        mutating func takeConsumer() -> CheckedContinuation<Dequeued, Never>? {
+            consumerDeadline?.cancel()
+            consumerDeadline = nil
+            defer { consumer = nil }
+            return consumer
+        }
         var producers: [Int: CheckedContinuation<Bool, Never>] = [:]
         var nextProducerID = 0
 
@@ -81,8 +91,7 @@ public final class BoundedQueue<Element: Sendable>: Sendable {
     public func enqueue(_ element: Element) -> Bool {
         let outcome: EnqueueOutcome = state.withLock { state in
             guard !state.closed, !state.finished else { return .rejected }
-            if let consumer = state.consumer {
-                state.consumer = nil
+            if let consumer = state.takeConsumer() {
                 return .handedTo(consumer)
             }
             state.buffer.append(element)
@@ -111,7 +120,6 @@ public final class BoundedQueue<Element: Sendable>: Sendable {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Dequeued, Never>) in
                 var released: [CheckedContinuation<Bool, Never>] = []
-                var token = 0
                 let ready: Dequeued? = state.withLock { state in
                     if let element = state.buffer.popFirst() {
                         state.bufferedBytes -= weigh(element)
@@ -121,18 +129,20 @@ public final class BoundedQueue<Element: Sendable>: Sendable {
                     if state.closed || state.finished || Task.isCancelled { return .end }
                     state.consumer = continuation
                     state.consumerToken += 1
-                    token = state.consumerToken
+                    if let timeout {
+                        // A scheduled event-loop task, not a sleeping Task: it is cancelled the
+                        // moment an element arrives, so waiting consumers cost no memory later.
+                        let token = state.consumerToken
+                        state.consumerDeadline = MultiThreadedEventLoopGroup.singleton.any().scheduleTask(
+                            in: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
+                        ) { [weak self] in
+                            self?.expireConsumer(token: token)
+                        }
+                    }
                     return nil
                 }
                 for producer in released { producer.resume(returning: true) }
-                if let ready {
-                    continuation.resume(returning: ready)
-                } else if let timeout {
-                    Task { [weak self] in
-                        try? await Task.sleep(for: timeout)
-                        self?.expireConsumer(token: token)
-                    }
-                }
+                if let ready { continuation.resume(returning: ready) }
             }
         } onCancel: {
             close()
@@ -141,9 +151,8 @@ public final class BoundedQueue<Element: Sendable>: Sendable {
 
     private func expireConsumer(token: Int) {
         let consumer: CheckedContinuation<Dequeued, Never>? = state.withLock { state in
-            guard state.consumerToken == token, let consumer = state.consumer else { return nil }
-            state.consumer = nil
-            return consumer
+            guard state.consumerToken == token else { return nil }
+            return state.takeConsumer()
         }
         consumer?.resume(returning: .timedOut)
     }
@@ -153,8 +162,7 @@ public final class BoundedQueue<Element: Sendable>: Sendable {
         let consumer = state.withLock { state -> CheckedContinuation<Dequeued, Never>? in
             state.finished = true
             guard state.buffer.isEmpty else { return nil }
-            defer { state.consumer = nil }
-            return state.consumer
+            return state.takeConsumer()
         }
         consumer?.resume(returning: .end)
     }
@@ -165,11 +173,8 @@ public final class BoundedQueue<Element: Sendable>: Sendable {
             state.closed = true
             state.buffer.removeAll()
             state.bufferedBytes = 0
-            defer {
-                state.consumer = nil
-                state.producers.removeAll()
-            }
-            return (state.consumer, Array(state.producers.values))
+            defer { state.producers.removeAll() }
+            return (state.takeConsumer(), Array(state.producers.values))
         }
         consumer?.resume(returning: .end)
         for producer in producers { producer.resume(returning: false) }

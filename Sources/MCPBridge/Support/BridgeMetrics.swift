@@ -1,4 +1,5 @@
 import CoreMetrics
+import Synchronization
 
 /// The bridge's counters and gauges, reported through swift-metrics (Prometheus at `/metrics`).
 public struct BridgeMetrics: Sendable {
@@ -7,6 +8,22 @@ public struct BridgeMetrics: Sendable {
     private let childrenRunning: Gauge
     private let bytesToChild: Counter
     private let bytesFromChild: Counter
+    /// Counters per (path, method, status), made once: creating one per request costs a registry lookup.
+    private let requestCounters = RequestCounters()
+
+    private final class RequestCounters: Sendable {
+        private let counters = Mutex<[String: Counter]>([:])
+
+        func counter(path: String, method: String, status: Int) -> Counter {
+            let key = "\(path) \(method) \(status)"
+            return counters.withLock { counters in
+                if let counter = counters[key] { return counter }
+                let counter = Counter(label: "mcp_bridge_http_requests_total", dimensions: [("path", path), ("method", method), ("status", String(status))])
+                counters[key] = counter
+                return counter
+            }
+        }
+    }
 
     public init() {
         sessionsActive = Gauge(label: "mcp_bridge_sessions_active")
@@ -27,7 +44,7 @@ public struct BridgeMetrics: Sendable {
     }
 
     func request(path: String, method: String, status: Int) {
-        Counter(label: "mcp_bridge_http_requests_total", dimensions: [("path", path), ("method", method), ("status", String(status))]).increment()
+        requestCounters.counter(path: path, method: method, status: status).increment()
     }
 
     func errors(kind: String) {

@@ -1,8 +1,10 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import Logging
 import MCPBridge
-import Metrics
+import NIOCore
+import NIOPosix
+import CoreMetrics
 import Prometheus
 
 @main
@@ -100,6 +102,9 @@ struct MCPBridgeCommand: AsyncParsableCommand {
     /// supervisor and runs the bridge as its child; otherwise this is the usual entry point.
     static func main() async {
         InitSupervisor.takeOverIfPID1()
+        // Run Swift concurrency on NIO's event loops: a request then stays on one thread from
+        // socket to child pipe and back instead of hopping to the cooperative pool and back.
+        _ = NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? any AsyncParsableCommand {
@@ -177,8 +182,8 @@ struct MCPBridgeCommand: AsyncParsableCommand {
         configuration.host = host
         configuration.port = port
         configuration.tokens = try tokens(from: environment)
-        configuration.allowedOrigins = allowedOrigins.flatMap { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
-        configuration.allowedHosts = allowedHosts.flatMap { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
+        configuration.allowedOrigins = allowedOrigins.flatMap { $0.split(separator: ",").map { trimmed($0) } }
+        configuration.allowedHosts = allowedHosts.flatMap { $0.split(separator: ",").map { trimmed($0) } }
         configuration.cors = cors
         configuration.sidecars = try sidecar.map { line in
             do {
@@ -215,11 +220,11 @@ struct MCPBridgeCommand: AsyncParsableCommand {
         // Extra accepted tokens, for rotation without downtime: separated by commas or spaces.
         tokens += (environment["MCP_BRIDGE_TOKENS"] ?? "").split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\n" }).map(String.init)
         if let tokenFile {
-            guard let contents = try? String(contentsOfFile: tokenFile, encoding: .utf8) else {
+            guard let data = try? Data(contentsOf: URL(fileURLWithPath: tokenFile)) else {
                 throw ValidationError("--token-file: cannot read \(tokenFile).")
             }
-            let fromFile = contents.split(whereSeparator: \.isNewline)
-                .map { $0.trimmingCharacters(in: .whitespaces) }
+            let fromFile = String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline)
+                .map { trimmed($0) }
                 .filter { !$0.isEmpty && !$0.hasPrefix("#") }
             guard !fromFile.isEmpty else { throw ValidationError("--token-file: \(tokenFile) holds no token.") }
             tokens += fromFile
@@ -265,3 +270,8 @@ struct MCPBridgeCommand: AsyncParsableCommand {
 }
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}
+
+/// `text` without surrounding spaces and tabs.
+private func trimmed(_ text: Substring) -> String {
+    String(text.drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
+}

@@ -1,5 +1,3 @@
-import Foundation
-
 /// The checks that run before any routing: DNS-rebinding protection (Host, Origin) and the
 /// bearer token. Pure functions of the configuration and the header values, so they are
 /// unit-tested without a server.
@@ -113,7 +111,7 @@ public struct AcceptedMediaTypes: Equatable, Sendable {
         for item in header.split(separator: ",") {
             let parts = item.split(separator: ";").map { String($0).trimmingSpaces.lowercased() }
             guard let range = parts.first else { continue }
-            let refused = parts.dropFirst().contains { $0.replacingOccurrences(of: " ", with: "").range(of: #"^q=0(\.0*)?$"#, options: .regularExpression) != nil }
+            let refused = parts.dropFirst().contains(where: Self.isZeroQuality)
             if refused { continue }
             switch range {
             case "*/*":
@@ -124,6 +122,16 @@ public struct AcceptedMediaTypes: Equatable, Sendable {
             default: break
             }
         }
+    }
+}
+
+extension AcceptedMediaTypes {
+    /// `q=0`, `q=0.0`, `q = 0.000`: the client refuses this media range.
+    static func isZeroQuality(_ parameter: String) -> Bool {
+        let compact = parameter.filter { $0 != " " }
+        guard compact.hasPrefix("q=0") else { return false }
+        let rest = compact.dropFirst(3)
+        return rest.isEmpty || (rest.first == "." && rest.dropFirst().allSatisfy { $0 == "0" })
     }
 }
 

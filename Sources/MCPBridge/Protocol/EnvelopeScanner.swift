@@ -37,6 +37,34 @@ public enum EnvelopeScanner {
         return try result.get()
     }
 
+    /// `result.protocolVersion` of an initialize answer: nil for an error answer; `text` nil when
+    /// the result names no version.
+    public static func initializeResultVersion(_ bytes: UnsafeRawBufferPointer) -> (text: String?, version: ProtocolVersion?)? {
+        var cursor = Cursor(bytes)
+        var sawResult = false
+        var text: String?
+        do {
+            try cursor.members { (cursor, key) throws(ScanError) in
+                guard key == "result", cursor.peek() == UInt8(ascii: "{") else {
+                    try cursor.value()
+                    return
+                }
+                sawResult = true
+                try cursor.members { (cursor, key) throws(ScanError) in
+                    if key == "protocolVersion", cursor.peek() == UInt8(ascii: "\"") {
+                        text = try cursor.stringValue()
+                    } else {
+                        try cursor.value()
+                    }
+                }
+            }
+        } catch {
+            return nil
+        }
+        guard sawResult else { return nil }
+        return (text, text.flatMap(ProtocolVersion.init(rawValue:)))
+    }
+
     /// The `id` of a message of which only the first bytes are known (an oversized line),
     /// if it appears before the cut. Used to answer the request instead of leaving it hanging.
     public static func peekID(inPrefix bytes: UnsafeRawBufferPointer) -> JSONRPCID? {

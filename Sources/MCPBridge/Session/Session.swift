@@ -1,4 +1,3 @@
-import Foundation
 import Logging
 import NIOCore
 import Synchronization
@@ -383,11 +382,10 @@ public final class Session: Sendable {
     /// Reads `result.protocolVersion` of the child's initialize answer (B-07). An unsupported
     /// version replaces the answer with an error; returns false when the session must end.
     private static func acceptNegotiation(of message: inout ByteBuffer, id: JSONRPCID, into state: inout State) -> Bool {
-        let object = try? JSONSerialization.jsonObject(with: Data(message.readableBytesView)) as? [String: Any]
-        guard let result = object?["result"] as? [String: Any] else { return true }  // an error answer passes through
-        let version = (result["protocolVersion"] as? String).flatMap(ProtocolVersion.init(rawValue:))
-        guard let version else {
-            let offered = result["protocolVersion"] as? String ?? "none"
+        let offered = message.withUnsafeReadableBytes { EnvelopeScanner.initializeResultVersion($0) }
+        guard let offered else { return true }  // an error answer passes through
+        guard let version = offered.version else {
+            let offered = offered.text ?? "none"
             message = JSONRPCErrorBody.buffer(
                 id: id, code: .internalError,
                 message: "MCP server chose protocol version \(offered), which this bridge does not support")

@@ -3,7 +3,11 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Logging
 
 /// One JSON object per line on stderr (stdout may carry protocol messages).
@@ -33,7 +37,8 @@ public struct JSONLogHandler: LogHandler {
         StandardError.write(line)
     }
 
+    /// UTC, ISO 8601 with milliseconds (FoundationEssentials: no ICU data needed).
     private static func timestamp() -> String {
-        Date().formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
+        Date.now.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true))
     }
 }

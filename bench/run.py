@@ -273,10 +273,11 @@ def chart(results: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
-    for name, rows in results.items():
-        left.plot(CONNECTIONS, [rows[c]["rps"] for c in CONNECTIONS], marker="o", label=name)
-        right.plot(CONNECTIONS, [rows[c]["p50_us"] / 1000 for c in CONNECTIONS], marker="o", label=f"{name} p50")
-        right.plot(CONNECTIONS, [rows[c]["p99_us"] / 1000 for c in CONNECTIONS], marker="x", linestyle="--", label=f"{name} p99")
+    for (name, rows), color in zip(results.items(), ("tab:blue", "tab:orange", "tab:green")):
+        left.plot(CONNECTIONS, [rows[c]["rps"] for c in CONNECTIONS], marker="o", color=color, label=name)
+        right.plot(CONNECTIONS, [rows[c]["p50_us"] / 1000 for c in CONNECTIONS], marker="o", color=color, label=f"{name} p50")
+        right.plot(CONNECTIONS, [rows[c]["p99_us"] / 1000 for c in CONNECTIONS], marker="x", color=color, linestyle="--",
+                   label=f"{name} p99")
     left.set(title="Throughput (tools/call, one session)", xlabel="connections", ylabel="requests/s", xscale="log", yscale="log")
     right.set(title="Latency", xlabel="connections", ylabel="ms", xscale="log", yscale="log")
     left.set_xticks(CONNECTIONS, [str(c) for c in CONNECTIONS])

@@ -2,8 +2,6 @@ import ArgumentParser
 import FoundationEssentials
 import Logging
 import MCPBridge
-import NIOCore
-import NIOPosix
 import CoreMetrics
 import Prometheus
 
@@ -102,9 +100,6 @@ struct MCPBridgeCommand: AsyncParsableCommand {
     /// supervisor and runs the bridge as its child; otherwise this is the usual entry point.
     static func main() async {
         InitSupervisor.takeOverIfPID1()
-        // Run Swift concurrency on NIO's event loops: a request then stays on one thread from
-        // socket to child pipe and back instead of hopping to the cooperative pool and back.
-        _ = NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? any AsyncParsableCommand {

@@ -133,7 +133,9 @@ public final class BoundedQueue<Element: Sendable>: Sendable {
                         // A scheduled event-loop task, not a sleeping Task: it is cancelled the
                         // moment an element arrives, so waiting consumers cost no memory later.
                         let token = state.consumerToken
-                        state.consumerDeadline = MultiThreadedEventLoopGroup.singleton.any().scheduleTask(
+                        // On the current loop when there is one: no cross-thread wakeup to arm or cancel it.
+                        let loop = MultiThreadedEventLoopGroup.currentEventLoop ?? MultiThreadedEventLoopGroup.singleton.any()
+                        state.consumerDeadline = loop.scheduleTask(
                             in: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
                         ) { [weak self] in
                             self?.expireConsumer(token: token)

@@ -142,8 +142,8 @@ public struct DeploymentSpec: Sendable, Equatable {
             problems.append(Problem(variable: "MCP_AUTH_TOKEN", message: "set a random token of at least 16 characters (builder init generates one)"))
         }
         previousTokens = (values["MCP_AUTH_TOKENS_PREVIOUS"] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        for token in [authToken] + previousTokens where token.range(of: #"^[A-Za-z0-9._~+/=-]*$"#, options: .regularExpression) == nil {
-            problems.append(Problem(variable: "MCP_AUTH_TOKEN", message: "tokens may only contain A-Z a-z 0-9 . _ ~ + / = -"))
+        for token in [authToken] + previousTokens where token.range(of: "^[\(AcceptedTokens.characters)]*$", options: .regularExpression) == nil {
+            problems.append(Problem(variable: "MCP_AUTH_TOKEN", message: "tokens may only contain \(AcceptedTokens.characters)"))
         }
         tlsCertificateFile = value("MCP_TLS_CERT_FILE")
         tlsKeyFile = value("MCP_TLS_KEY_FILE")

@@ -172,14 +172,7 @@ public struct NginxFront: Sendable {
 
         # Accepted tokens, from the environment only, onto tmpfs.
         : > "$run/tokens.conf.new"
-        for token in ${MCP_BRIDGE_TOKEN:-} $(printf '%s' "${MCP_BRIDGE_TOKENS:-}" | tr ',' ' '); do
-            case "$token" in
-                *[!A-Za-z0-9._~+/=-]*)
-                    echo "mcp-sandbox: a token contains characters other than A-Z a-z 0-9 . _ ~ + / = -; refusing it" >&2
-                    exit 1 ;;
-            esac
-            printf '"Bearer %s" 1;\\n' "$token" >> "$run/tokens.conf.new"
-        done
+        \(AcceptedTokens.shellLoop(#"printf '"Bearer %s" 1;\n' "$token" >> "$run/tokens.conf.new""#))
         if [ ! -s "$run/tokens.conf.new" ]; then
             echo "mcp-sandbox: MCP_BRIDGE_TOKEN is empty; refusing to start an unauthenticated endpoint" >&2
             exit 1

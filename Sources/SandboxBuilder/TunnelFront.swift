@@ -4,7 +4,8 @@
 public enum TunnelFront {
     /// pinggy over plain OpenSSH: the bearer keys (`k:`) make pinggy's edge demand
     /// `Authorization: Bearer <token>`, and the bridge checks the same token again.
-    public static let pinggyScript = """
+    public static var pinggyScript: String {
+        """
         #!/bin/sh
         # Opens a pinggy tunnel to the bridge (MCP_EXPOSE=pinggy). Supervised by mcp-bridge: if the
         # tunnel drops for good, the bridge exits and the container's restart policy reconnects.
@@ -16,12 +17,7 @@ public enum TunnelFront {
         # A pinggy access token gives a persistent address; +force replaces a stale tunnel.
         user=${PINGGY_TOKEN:+$PINGGY_TOKEN+force@}$host
         keys=""
-        for token in ${MCP_BRIDGE_TOKEN:-} $(printf '%s' "${MCP_BRIDGE_TOKENS:-}" | tr ',' ' '); do
-            case "$token" in
-                *[!A-Za-z0-9._~+/=-]*) echo "mcp-sandbox: a token holds characters pinggy cannot take; refusing it" >&2; exit 1 ;;
-            esac
-            keys="$keys k:$token"
-        done
+        \(AcceptedTokens.shellLoop(#"keys="$keys k:$token""#))
         [ -n "$keys" ] || { echo "mcp-sandbox: MCP_BRIDGE_TOKEN is empty; refusing to open a public tunnel" >&2; exit 1; }
         cat > "$dir/ssh_config" <<CONFIG
         Host pinggy
@@ -40,10 +36,12 @@ public enum TunnelFront {
         exec ssh -F "$dir/ssh_config" pinggy
 
         """
+    }
 
     /// The ngrok agent (v3 config) with a traffic policy that answers 401 unless the request
     /// carries one of the bearer tokens; the bridge checks the token again behind it.
-    public static let ngrokScript = """
+    public static var ngrokScript: String {
+        """
         #!/bin/sh
         # Starts the ngrok agent for the bridge (MCP_EXPOSE=ngrok). Supervised by mcp-bridge.
         set -eu
@@ -52,12 +50,7 @@ public enum TunnelFront {
         mkdir -p "$dir"
         : "${NGROK_AUTHTOKEN:?mcp-sandbox: NGROK_AUTHTOKEN is required (MCP_NGROK_AUTHTOKEN in .env)}"
         checks=""
-        for token in ${MCP_BRIDGE_TOKEN:-} $(printf '%s' "${MCP_BRIDGE_TOKENS:-}" | tr ',' ' '); do
-            case "$token" in
-                *[!A-Za-z0-9._~+/=-]*) echo "mcp-sandbox: a token holds characters the policy cannot take; refusing it" >&2; exit 1 ;;
-            esac
-            checks="$checks${checks:+ || }v == 'Bearer $token'"
-        done
+        \(AcceptedTokens.shellLoop(#"checks="$checks${checks:+ || }v == 'Bearer $token'""#))
         [ -n "$checks" ] || { echo "mcp-sandbox: MCP_BRIDGE_TOKEN is empty; refusing to open a public tunnel" >&2; exit 1; }
         {
             echo "version: 3"
@@ -85,4 +78,5 @@ public enum TunnelFront {
         exec ngrok start --all --config "$dir/ngrok.yml"
 
         """
+    }
 }

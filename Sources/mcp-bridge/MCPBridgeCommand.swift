@@ -90,7 +90,7 @@ struct MCPBridgeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Run and supervise this command beside the bridge (e.g. nginx); if it exits, the bridge exits with an error. Repeatable; split like --stdio.", valueName: "command"))
     var sidecar: [String] = []
 
-    @Flag(help: "Probe GET /healthz on 127.0.0.1:--port and exit 0 if it answers 200, 1 otherwise (for container HEALTHCHECKs).")
+    @Flag(help: "Probe GET /readyz on 127.0.0.1:--port and exit 0 if it answers 200, 1 otherwise (for container HEALTHCHECKs: unhealthy when the MCP server cannot start).")
     var healthcheck = false
 
     @Argument(parsing: .postTerminator, help: ArgumentHelp("The MCP server command and its arguments, after --.", valueName: "command"))
@@ -123,7 +123,7 @@ struct MCPBridgeCommand: AsyncParsableCommand {
 
     func run() async throws {
         if healthcheck {
-            throw HealthProbe.isHealthy(port: port) ? ExitCode.success : ExitCode.failure
+            throw HealthProbe.isHealthy(port: port, path: "/readyz") ? ExitCode.success : ExitCode.failure
         }
         let environment = ProcessInfo.processInfo.environment
         let configuration = try makeConfiguration(environment: environment)

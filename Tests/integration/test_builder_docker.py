@@ -259,3 +259,17 @@ def wait_for(predicate, timeout: float) -> bool:
             pass
         time.sleep(0.5)
     return False
+
+
+def test_a_server_that_cannot_start_leaves_the_container_unhealthy():
+    require_docker()
+    ensure_base_image()
+    broken = Deployment("e2ebroken", 18183, {"MCP_SERVER_COMMAND": "/opt/mcp/bin/no-such-server"})
+    try:
+        broken.build()
+        result = broken.builder(["start", "--timeout", "90"], check=False, timeout=150)
+        assert result.returncode != 0 and "unhealthy" in result.stderr, result.stdout + result.stderr
+        ready = httpx.get(broken.url + "/readyz")
+        assert ready.status_code == 503 and "not an executable" in ready.json()["reason"]
+    finally:
+        broken.down()

@@ -170,43 +170,14 @@ public final class ChildProcess: Sendable {
         logger: Logger,
         onFrame: @Sendable (LineFramer.Frame) async -> Void
     ) async {
-        var framer = LineFramer(maximumLineBytes: limits.maximumMessageBytes)
-        var frames: [LineFramer.Frame] = []
-        do {
-            for try await chunk in output {
-                chunk.withUnsafeBytes { framer.append($0, into: &frames) }
-                for frame in frames { await onFrame(frame) }
-                frames.removeAll(keepingCapacity: true)
-            }
-        } catch {
-            logger.debug("child stdout read failed", metadata: ["error": "\(error)"])
-        }
-        framer.finish(into: &frames)
-        for frame in frames { await onFrame(frame) }
+        await LineFramer.forEachFrame(of: output, limit: limits.maximumMessageBytes, logger: logger, onFrame)
     }
 
+    /// stderr is always drained (a full pipe would block the child) into the session's log.
     private static func drainStderr(_ output: SubprocessOutputSequence, limit: Int, logger: Logger) async {
-        var framer = LineFramer(maximumLineBytes: limit)
-        var frames: [LineFramer.Frame] = []
-        func log(_ frames: [LineFramer.Frame]) {
-            for frame in frames {
-                switch frame {
-                case .line(let line):
-                    logger.info("child stderr", metadata: ["line": "\(String(buffer: line))"])
-                case .oversized(let prefix, let length):
-                    logger.info("child stderr", metadata: ["line": "\(String(buffer: prefix))…", "bytes": "\(length)"])
-                }
-            }
+        await LineFramer.forEachFrame(of: output, limit: limit, logger: logger) { frame in
+            logger.info("child stderr", metadata: ["line": "\(frame.logText)"])
         }
-        do {
-            for try await chunk in output {
-                chunk.withUnsafeBytes { framer.append($0, into: &frames) }
-                log(frames)
-                frames.removeAll(keepingCapacity: true)
-            }
-        } catch {}
-        framer.finish(into: &frames)
-        log(frames)
     }
 }
 

@@ -52,19 +52,8 @@ public struct SidecarService: Service {
     }
 
     private static func log(_ output: SubprocessOutputSequence, logger: Logger) async {
-        var framer = LineFramer(maximumLineBytes: 16 << 10)
-        var frames: [LineFramer.Frame] = []
-        func emit() {
-            for case .line(let line) in frames { logger.info("sidecar output", metadata: ["line": "\(String(buffer: line))"]) }
-            frames.removeAll(keepingCapacity: true)
+        await LineFramer.forEachFrame(of: output, limit: 16 << 10, logger: logger) { frame in
+            logger.info("sidecar output", metadata: ["line": "\(frame.logText)"])
         }
-        do {
-            for try await chunk in output {
-                chunk.withUnsafeBytes { framer.append($0, into: &frames) }
-                emit()
-            }
-        } catch {}
-        framer.finish(into: &frames)
-        emit()
     }
 }

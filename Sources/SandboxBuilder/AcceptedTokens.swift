@@ -1,0 +1,22 @@
+/// The accepted bearer tokens as the front scripts see them: `MCP_BRIDGE_TOKEN` plus the
+/// comma-separated `MCP_BRIDGE_TOKENS`. Every front (nginx map, pinggy keys, ngrok policy)
+/// splices tokens into configuration, so all of them accept only these characters.
+public enum AcceptedTokens {
+    /// A bracket-expression body: the characters a token may hold.
+    public static let characters = "A-Za-z0-9._~+/=-"
+
+    /// A POSIX sh loop over the tokens that refuses (exit 1) any token holding other
+    /// characters, then runs `statement` with the token in `$token`.
+    public static func shellLoop(_ statement: String) -> String {
+        """
+        for token in ${MCP_BRIDGE_TOKEN:-} $(printf '%s' "${MCP_BRIDGE_TOKENS:-}" | tr ',' ' '); do
+            case "$token" in
+                *[!\(characters)]*)
+                    echo "mcp-sandbox: a token contains characters other than \(characters); refusing it" >&2
+                    exit 1 ;;
+            esac
+            \(statement)
+        done
+        """
+    }
+}

@@ -5,6 +5,7 @@ import Musl
 #endif
 import Logging
 import NIOCore
+import NIOPosix
 import Subprocess
 import SystemPackage
 
@@ -77,13 +78,21 @@ public final class ChildProcess: Sendable {
 
     /// Runs the child until it exits, handing each stdout frame to `onFrame` in order.
     ///
-    /// `onFrame` is awaited before more output is read, which is what turns a slow HTTP
-    /// reader into backpressure on the child instead of memory growth in the bridge.
+    /// swift-subprocess spawns, signals and reaps the process; the three pipes are ours and run
+    /// as NIO channels on the event loops, which read adaptively (no large buffer parked on an
+    /// idle pipe) and apply backpressure both ways. `onFrame` is awaited before more output is
+    /// read, so a slow HTTP reader slows the child instead of growing the bridge.
     public func run(
         logger: Logger,
         started: @Sendable (Int32) -> Void,
         onFrame: @Sendable (LineFramer.Frame) async -> Void
     ) async -> ChildExit {
+        let pipes: (stdin: PipePair, stdout: PipePair, stderr: PipePair)
+        do {
+            pipes = (try PipePair(), try PipePair(), try PipePair())
+        } catch {
+            return .failedToStart("cannot create pipes: \(error)")
+        }
         var platformOptions = PlatformOptions()
         platformOptions.createSession = true
         platformOptions.teardownSequence = [
@@ -104,23 +113,15 @@ public final class ChildProcess: Sendable {
             platformOptions: platformOptions
         )
         do {
-            let result = try await Subprocess.run(configuration, input: .inputWriter, output: .sequence, error: .sequence) {
-                execution in
+            let result = try await Subprocess.run(
+                configuration,
+                input: .fileDescriptor(FileDescriptor(rawValue: pipes.stdin.read), closeAfterSpawningProcess: true),
+                output: .fileDescriptor(FileDescriptor(rawValue: pipes.stdout.write), closeAfterSpawningProcess: true),
+                error: .fileDescriptor(FileDescriptor(rawValue: pipes.stderr.write), closeAfterSpawningProcess: true)
+            ) { execution in
                 started(execution.processIdentifier.value)
-                await withTaskGroup(of: Void.self) { group in
-                    group.addTask { await self.pumpStdin(into: execution.standardInputWriter, logger: logger) }
-                    group.addTask { await Self.drainStderr(execution.standardError, limit: 16 << 10, logger: logger) }
-                    group.addTask { await self.runShutdownLadder(execution) }
-                    await self.readStdout(execution.standardOutput, logger: logger, onFrame: onFrame)
-                    // Output ended: the child is exiting or gone. Make sure its whole group goes too.
-                    self.outputEnded.open()
-                    self.stdin.close()
-                    await execution.teardown(using: [
-                        .send(signal: .terminate, toProcessGroup: true, allowedDurationToNextStep: limits.shutdownGrace)
-                    ])
-                    try? execution.send(signal: .kill, toProcessGroup: true)
-                    await group.waitForAll()
-                }
+                await self.serve(execution, stdin: pipes.stdin.write, stdout: pipes.stdout.read, stderr: pipes.stderr.read,
+                                 logger: logger, onFrame: onFrame)
             }
             switch result.terminationStatus {
             case .exited(let code): return .exited(code: code)
@@ -128,27 +129,70 @@ public final class ChildProcess: Sendable {
             }
         } catch {
             stdin.close()
+            // The child's ends were handed to swift-subprocess, which closes them; ours are not.
+            for fd in [pipes.stdin.write, pipes.stdout.read, pipes.stderr.read] { _ = systemClose(fd) }
             return .failedToStart(String(describing: error))
         }
     }
 
-    private func pumpStdin(into writer: StandardInputWriter, logger: Logger) async {
-        while let message = await stdin.next() {
-            var line = Array(message.readableBytesView)
-            line.append(UInt8(ascii: "\n"))
+    /// Moves bytes between the running child and the session until its output ends, then makes
+    /// sure the whole process group is gone.
+    private func serve(
+        _ execution: Execution<FileDescriptorInput, FileDescriptorOutput, FileDescriptorOutput>,
+        stdin stdinFD: CInt, stdout stdoutFD: CInt, stderr stderrFD: CInt,
+        logger: Logger, onFrame: @Sendable (LineFramer.Frame) async -> Void
+    ) async {
+        let channels: (stdin: PipeChannel, stdout: PipeChannel, stderr: PipeChannel)
+        do {
+            channels = (try await PipeChannel.writing(to: stdinFD), try await PipeChannel.reading(from: stdoutFD),
+                        try await PipeChannel.reading(from: stderrFD))
+        } catch {
+            logger.error("cannot attach the child's pipes", metadata: ["error": "\(error)"])
+            stdin.close()
+            await execution.teardown(using: [])
+            return
+        }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                try? await channels.stdin.executeThenClose { _, outbound in await self.pumpStdin(into: outbound, logger: logger) }
+            }
+            group.addTask {
+                try? await channels.stderr.executeThenClose { inbound, _ in
+                    await LineFramer.forEachFrame(of: inbound, limit: 16 << 10, logger: logger) { frame in
+                        logger.info("child stderr", metadata: ["line": "\(frame.logText)"])
+                    }
+                }
+            }
+            group.addTask { await self.runShutdownLadder(execution) }
+            try? await channels.stdout.executeThenClose { inbound, _ in
+                await LineFramer.forEachFrame(of: inbound, limit: self.limits.maximumMessageBytes, logger: logger, onFrame)
+            }
+            // Output ended: the child is exiting or gone. Make sure its whole group goes too.
+            outputEnded.open()
+            stdin.close()
+            await execution.teardown(using: [
+                .send(signal: .terminate, toProcessGroup: true, allowedDurationToNextStep: limits.shutdownGrace)
+            ])
+            try? execution.send(signal: .kill, toProcessGroup: true)
+            await group.waitForAll()
+        }
+    }
+
+    private func pumpStdin(into writer: NIOAsyncChannelOutboundWriter<ByteBuffer>, logger: Logger) async {
+        while var message = await stdin.next() {
+            message.writeInteger(UInt8(ascii: "\n"))
             do {
-                _ = try await writer.write(line)
+                try await writer.write(message)
             } catch {
                 logger.debug("child stdin closed", metadata: ["error": "\(error)"])
                 stdin.close()
-                break
+                return
             }
         }
-        try? await writer.finish()
     }
 
     /// Waits for a shutdown request, closes stdin, and escalates if the child lingers.
-    private func runShutdownLadder(_ execution: Execution<CustomWriteInput, SequenceOutput, SequenceOutput>) async {
+    private func runShutdownLadder(_ execution: Execution<FileDescriptorInput, FileDescriptorOutput, FileDescriptorOutput>) async {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.shutdownRequested.wait() }
             group.addTask { await self.outputEnded.wait() }
@@ -163,21 +207,6 @@ public final class ChildProcess: Sendable {
             .send(signal: .terminate, toProcessGroup: true, allowedDurationToNextStep: limits.shutdownGrace)
         ])
         try? execution.send(signal: .kill, toProcessGroup: true)
-    }
-
-    private func readStdout(
-        _ output: SubprocessOutputSequence,
-        logger: Logger,
-        onFrame: @Sendable (LineFramer.Frame) async -> Void
-    ) async {
-        await LineFramer.forEachFrame(of: output, limit: limits.maximumMessageBytes, logger: logger, onFrame)
-    }
-
-    /// stderr is always drained (a full pipe would block the child) into the session's log.
-    private static func drainStderr(_ output: SubprocessOutputSequence, limit: Int, logger: Logger) async {
-        await LineFramer.forEachFrame(of: output, limit: limit, logger: logger) { frame in
-            logger.info("child stderr", metadata: ["line": "\(frame.logText)"])
-        }
     }
 }
 

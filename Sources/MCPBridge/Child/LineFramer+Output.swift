@@ -5,14 +5,14 @@ import Subprocess
 extension LineFramer {
     /// Reads a child's output to its end and hands each frame to `body`, in order. `body` is
     /// awaited before more is read, so a slow consumer slows the child instead of buffering.
-    static func forEachFrame(
-        of output: SubprocessOutputSequence, limit: Int, logger: Logger, _ body: (Frame) async -> Void
-    ) async {
+    static func forEachFrame<Chunks: AsyncSequence>(
+        of output: Chunks, limit: Int, logger: Logger, _ body: (Frame) async -> Void
+    ) async where Chunks.Element: ByteChunk {
         var framer = LineFramer(maximumLineBytes: limit)
         var frames: [Frame] = []
         do {
             for try await chunk in output {
-                chunk.withUnsafeBytes { framer.append($0, into: &frames) }
+                chunk.withChunkBytes { framer.append($0, into: &frames) }
                 for frame in frames { await body(frame) }
                 frames.removeAll(keepingCapacity: true)
             }
@@ -23,6 +23,19 @@ extension LineFramer {
         for frame in frames { await body(frame) }
     }
 
+}
+
+/// A piece of a child's output, from NIO or from swift-subprocess.
+protocol ByteChunk {
+    func withChunkBytes(_ body: (UnsafeRawBufferPointer) -> Void)
+}
+
+extension ByteBuffer: ByteChunk {
+    func withChunkBytes(_ body: (UnsafeRawBufferPointer) -> Void) { withUnsafeReadableBytes(body) }
+}
+
+extension SubprocessOutputSequence.Buffer: ByteChunk {
+    func withChunkBytes(_ body: (UnsafeRawBufferPointer) -> Void) { withUnsafeBytes(body) }
 }
 
 extension LineFramer.Frame {

@@ -5,9 +5,6 @@ public enum ProtocolVersion: String, Sendable, CaseIterable, Comparable {
     case v2025_06_18 = "2025-06-18"
     case v2025_11_25 = "2025-11-25"
 
-    /// What a Streamable HTTP request without `MCP-Protocol-Version` is assumed to speak (SH-25).
-    public static let assumedWhenAbsent: ProtocolVersion = .v2025_03_26
-
     /// Only 2025-03-26 allows JSON-RPC batches (SH-04, SH-23).
     public var allowsBatches: Bool { self == .v2025_03_26 }
 

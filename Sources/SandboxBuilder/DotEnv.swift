@@ -113,9 +113,7 @@ public enum DotEnv {
                     value.append(character)
                     advance()
                 }
-                guard current == "'" else { throw failure("unterminated single-quoted value", at: startLine) }
-                advance()
-                try expectEndOfLine()
+                try closeQuote("'", named: "single", startLine: startLine)
                 return value
             case "\"":
                 advance()
@@ -142,9 +140,7 @@ public enum DotEnv {
                         advance()
                     }
                 }
-                guard current == "\"" else { throw failure("unterminated double-quoted value", at: startLine) }
-                advance()
-                try expectEndOfLine()
+                try closeQuote("\"", named: "double", startLine: startLine)
                 return value
             default:
                 var value = ""
@@ -164,6 +160,13 @@ public enum DotEnv {
                 while let last = value.last, last == " " || last == "\t" || last == "\r" { value.removeLast() }
                 return value
             }
+        }
+
+        /// Steps over the closing `quote`; only blanks and a comment may follow it on its line.
+        mutating func closeQuote(_ quote: Character, named kind: String, startLine: Int) throws(ParseError) {
+            guard current == quote else { throw failure("unterminated \(kind)-quoted value", at: startLine) }
+            advance()
+            try expectEndOfLine()
         }
 
         mutating func expectEndOfLine() throws(ParseError) {

@@ -62,8 +62,6 @@ public final class Session: Sendable {
     private let state = Mutex(State())
     /// Opens once the child is running or has failed to start.
     private let startupSettled = Latch()
-    /// Opens when the session has ended and every stream has been told.
-    public let endedLatch = Latch()
 
     init(id: String, transport: Transport, command: ChildCommand, configuration: SessionConfiguration, metrics: BridgeMetrics, logger: Logger) {
         self.id = id
@@ -138,7 +136,6 @@ public final class Session: Sendable {
         }
         for stream in streams { stream.queue.finish() }
         startupSettled.open()
-        endedLatch.open()
     }
 
     static func describe(_ exit: ChildExit) -> String {
@@ -225,10 +222,15 @@ public final class Session: Sendable {
             state.openStreams -= 1
             state.lastActivity = .now
             if state.standalone === stream { state.standalone = nil }
+            // A stream still listed has unanswered requests (an answered one was removed as its
+            // last answer went out): only then do pending entries point at it.
+            let abandoned = state.requestStreams.contains { $0.stream === stream } || state.jsonStreams[stream.id] != nil
             state.requestStreams.removeAll { $0.stream === stream }
             state.jsonStreams[stream.id] = nil
-            state.pending = state.pending.filter { $0.value.stream !== stream }
-            state.progressStreams = state.progressStreams.filter { $0.value !== stream }
+            if abandoned || stream.kind == .legacy {
+                state.pending = state.pending.filter { $0.value.stream !== stream }
+                state.progressStreams = state.progressStreams.filter { $0.value !== stream }
+            }
         }
         if transport == .legacySSE, stream.kind == .legacy {
             terminate(reason: "SSE stream closed")

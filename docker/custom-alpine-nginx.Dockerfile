@@ -23,6 +23,8 @@ RUN (command -v nginx && command -v openssl) >/dev/null || apk add --no-cache ng
 # The self-signed certificate's volume starts out owned by the runtime user.
 RUN mkdir -p /var/lib/mcp-sandbox/tls && chown 10001:10001 /var/lib/mcp-sandbox/tls
 COPY nginx/ /etc/mcp-sandbox/nginx/
+# With MCP_NETWORK=none or internal, the ingress relay reaches the front through a socket here.
+RUN mkdir -p /var/lib/mcp-sandbox/ingress && chown 10001:10001 /var/lib/mcp-sandbox/ingress
 COPY --from=bridge /mcp-bridge /usr/local/bin/mcp-bridge
 # HOME on the tmpfs: the root filesystem is read-only at run time.
 ENV HOME=/tmp

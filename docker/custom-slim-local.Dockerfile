@@ -18,6 +18,8 @@ FROM ${BASE_IMAGE}
 # OS packages for the server (MCP_SERVER_PACKAGE, pinned: name=version), if any.
 ARG MCP_SERVER_PACKAGE
 RUN if [ -n "$MCP_SERVER_PACKAGE" ]; then apt-get update && apt-get install -y --no-install-recommends $MCP_SERVER_PACKAGE && rm -rf /var/lib/apt/lists/*; fi
+# With MCP_NETWORK=none or internal, the ingress relay reaches the front through a socket here.
+RUN mkdir -p /var/lib/mcp-sandbox/ingress && chown 10001:10001 /var/lib/mcp-sandbox/ingress
 COPY --from=bridge /mcp-bridge /usr/local/bin/mcp-bridge
 # HOME on the tmpfs: the root filesystem is read-only at run time.
 ENV HOME=/tmp

@@ -24,6 +24,8 @@ RUN test -n "$MCP_SERVER_PACKAGE" || { echo "MCP_SERVER_PACKAGE build argument i
 FROM ${BASE_IMAGE}
 COPY --from=server /opt/mcp /opt/mcp
 ENV PATH=/opt/mcp/bin:$PATH NODE_ENV=production
+# With MCP_NETWORK=none or internal, the ingress relay reaches the front through a socket here.
+RUN mkdir -p /var/lib/mcp-sandbox/ingress && chown 10001:10001 /var/lib/mcp-sandbox/ingress
 COPY --from=bridge /mcp-bridge /usr/local/bin/mcp-bridge
 # HOME on the tmpfs: the root filesystem is read-only at run time.
 ENV HOME=/tmp

@@ -51,7 +51,21 @@ public struct BridgeServer: Sendable {
                     .init(service: SidecarService(argv: $0, logger: logger),
                           successTerminationBehavior: .gracefullyShutdownGroup,
                           failureTerminationBehavior: .gracefullyShutdownGroup)
+                } + configuration.relays.map {
+                    .init(service: RelayService(route: $0, logger: logger), failureTerminationBehavior: .gracefullyShutdownGroup)
                 } + [.init(service: app), .init(service: manager)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        try await group.run()
+    }
+
+    /// Relays only, no MCP server: the ingress container of a sandbox without a network.
+    public static func runRelays(_ routes: [RelayRoute], logger: Logger) async throws {
+        let group = ServiceGroup(
+            configuration: .init(
+                services: routes.map { .init(service: RelayService(route: $0, logger: logger), failureTerminationBehavior: .gracefullyShutdownGroup) },
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )

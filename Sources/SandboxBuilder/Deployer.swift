@@ -13,9 +13,14 @@ public struct Deployer: Sendable {
         public var description: String
     }
 
-    private func state() async -> String? {
-        let output = try? await client.capture(["docker", "inspect", "--format", "{{.State.Status}}", spec.containerName])
+    private func state(of container: String? = nil) async -> String? {
+        let output = try? await client.capture(["docker", "container", "inspect", "--format", "{{.State.Status}}", container ?? spec.containerName])
         return output?.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// The deployment's containers: the server, then (MCP_NETWORK none or internal) its ingress.
+    private var containerNames: [String] {
+        spec.usesIngressRelay ? [spec.containerName, spec.ingressContainerName] : [spec.containerName]
     }
 
     private func exists(_ kind: String, _ name: String) async -> Bool {
@@ -26,18 +31,26 @@ public struct Deployer: Sendable {
         guard await client.succeeds(["docker", "image", "inspect", spec.imageTag]) else {
             throw Failure(description: "no image \(spec.imageTag) yet: run `builder build` first")
         }
-        if let state = await state() {
-            if state == "running" {
-                print("\(spec.containerName) is already running.")
-                try await status()
-                return
-            }
-            try await client.capture(["docker", "rm", "--force", spec.containerName])
+        var states: [String?] = []
+        for name in containerNames { states.append(await state(of: name)) }
+        if states.allSatisfy({ $0 == "running" }) {
+            print("\(spec.containerName) is already running.")
+            try await status()
+            return
+        }
+        for (name, state) in zip(containerNames, states) where state != nil {
+            try await client.capture(["docker", "rm", "--force", name])
         }
         if !(await exists("network", spec.networkName)) {
             try await client.capture(commands.createNetwork)
         }
+        if let create = commands.createInternalNetwork, !(await exists("network", spec.internalNetworkName)) {
+            try await client.capture(create)
+        }
         if let create = commands.createVolume, !(await exists("volume", spec.volumeName)) {
+            try await client.capture(create)
+        }
+        if let create = commands.createIngressVolume, !(await exists("volume", spec.ingressVolumeName)) {
             try await client.capture(create)
         }
         if !["127.0.0.1", "::1", "localhost"].contains(spec.publishAddress), commands.publishesPort {
@@ -46,6 +59,10 @@ public struct Deployer: Sendable {
         let gVisor = try await RuntimeChoice.useGVisor(spec.containerRuntime, client: client)
         try await client.capture(commands.run(useGVisor: gVisor), secrets: commands.secretEnvironment)
         try await waitUntilHealthy(timeout: timeout)
+        if let ingress = commands.runIngress(useGVisor: gVisor) {
+            try await client.capture(ingress)
+            try await waitUntilIngressRuns()
+        }
         print("\(spec.containerName) is running and healthy\(gVisor ? " (gVisor)" : "").")
         if let fingerprint = await tlsFingerprint() { print("TLS certificate SHA-256 fingerprint: \(fingerprint)") }
         if let endpoint = commands.endpoint {
@@ -69,14 +86,25 @@ public struct Deployer: Sendable {
         throw Failure(description: "\(spec.containerName) did not become healthy (\(last)). Last log lines:\n\(logs)")
     }
 
-    public func stop() async throws {
-        guard await state() != nil else {
-            print("\(spec.containerName) is not running.")
-            return
+    /// The relay has no health check of its own: it runs, or its log says why not.
+    private func waitUntilIngressRuns() async throws {
+        try await Task.sleep(for: .milliseconds(300))
+        let state = await state(of: spec.ingressContainerName) ?? "missing"
+        guard state == "running" else {
+            let logs = await client.captureAll(["docker", "logs", "--tail", "30", spec.ingressContainerName])
+            throw Failure(description: "\(spec.ingressContainerName) is \(state). Last log lines:\n\(logs)")
         }
-        try await client.capture(["docker", "stop", "--time", "10", spec.containerName])
-        try await client.capture(["docker", "rm", spec.containerName])
-        print("Stopped and removed \(spec.containerName).")
+    }
+
+    public func stop() async throws {
+        var stopped: [String] = []
+        // The ingress first, so no client reaches a server that is going away.
+        for name in containerNames.reversed() where await state(of: name) != nil {
+            try await client.capture(["docker", "stop", "--time", "10", name])
+            try await client.capture(["docker", "rm", name])
+            stopped.append(name)
+        }
+        print(stopped.isEmpty ? "\(spec.containerName) is not running." : "Stopped and removed \(stopped.joined(separator: " and ")).")
     }
 
     public func status() async throws {
@@ -94,6 +122,10 @@ public struct Deployer: Sendable {
             """
         print("\(spec.name):")
         print(try await client.capture(["docker", "inspect", "--format", format, spec.containerName]), terminator: "")
+        if spec.usesIngressRelay {
+            let ingress = await state(of: spec.ingressContainerName) ?? "missing"
+            print("ingress:  \(spec.ingressContainerName) \(ingress) (relays the published port to the server's socket)")
+        }
         if let endpoint = commands.endpoint { print("endpoint: \(endpoint)") }
         if let fingerprint = await tlsFingerprint() { print("tls sha256: \(fingerprint)") }
     }
@@ -106,9 +138,16 @@ public struct Deployer: Sendable {
     }
 
     public func down(removeImage: Bool) async throws {
-        _ = try? await client.capture(["docker", "rm", "--force", spec.containerName])
-        if await exists("network", spec.networkName) { try await client.capture(["docker", "network", "rm", spec.networkName]) }
-        if await exists("volume", spec.volumeName) { try await client.capture(["docker", "volume", "rm", spec.volumeName]) }
+        // Every name this deployment may have used, whatever MCP_NETWORK says now.
+        for name in [spec.ingressContainerName, spec.containerName] {
+            _ = try? await client.capture(["docker", "rm", "--force", name])
+        }
+        for network in [spec.networkName, spec.internalNetworkName] where await exists("network", network) {
+            try await client.capture(["docker", "network", "rm", network])
+        }
+        for volume in [spec.volumeName, spec.ingressVolumeName] where await exists("volume", volume) {
+            try await client.capture(["docker", "volume", "rm", volume])
+        }
         if removeImage, await client.succeeds(["docker", "image", "inspect", spec.imageTag]) {
             try await client.capture(["docker", "image", "rm", spec.imageTag])
         }

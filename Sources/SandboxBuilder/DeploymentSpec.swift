@@ -49,6 +49,17 @@ public struct DeploymentSpec: Sendable, Equatable {
     public var containerName: String { "mcp-\(name)" }
     public var networkName: String { "mcp-\(name)-net" }
     public var volumeName: String { "mcp-\(name)-tls" }
+
+    // Without egress (MCP_NETWORK none or internal) Docker cannot publish a port of the server's
+    // container, so a small ingress container on the deployment network publishes it and relays
+    // each connection over a Unix socket on a shared volume; the server container keeps no route out.
+    public var usesIngressRelay: Bool { network != .isolated }
+    public var ingressContainerName: String { "mcp-\(name)-ingress" }
+    public var ingressVolumeName: String { "mcp-\(name)-socket" }
+    /// The `--internal` network of MCP_NETWORK=internal: the server container is alone on it.
+    public var internalNetworkName: String { "mcp-\(name)-internal" }
+    public static let ingressDirectory = "/var/lib/mcp-sandbox/ingress"
+    public static let ingressSocket = "\(ingressDirectory)/front.sock"
     /// The port inside the container that is published.
     public var containerPort: Int { exposure == .nginx ? Self.nginxPort : Self.bridgePort }
     public var endpointScheme: String { exposure == .nginx ? "https" : "http" }
@@ -96,10 +107,9 @@ public struct DeploymentSpec: Sendable, Equatable {
         exposure = choice("MCP_EXPOSE", default: Exposure.local)
         network = choice("MCP_NETWORK", default: Network.isolated)
         containerRuntime = choice("MCP_CONTAINER_RUNTIME", default: ContainerRuntime.auto)
-        if network != .isolated {
-            // Docker publishes no port on a `none` or `--internal` network, and tunnels need egress,
-            // so either would leave the endpoint unreachable; that needs an ingress relay first.
-            problems.append(Problem(variable: "MCP_NETWORK", message: "'\(network.rawValue)' would leave the endpoint unreachable (no published port, no tunnel egress); only 'isolated' is supported for now"))
+        if network != .isolated, exposure == .ngrok || exposure == .pinggy {
+            // The tunnel agent runs in the container and must dial out; these networks forbid that.
+            problems.append(Problem(variable: "MCP_NETWORK", message: "'\(network.rawValue)' allows no egress, but MCP_EXPOSE=\(exposure.rawValue) runs a tunnel agent that must reach the internet; use MCP_NETWORK=isolated, or MCP_EXPOSE=local or nginx"))
         }
         baseImage = value("MCP_BASE_IMAGE") ?? Self.defaultBaseImage(runtime: runtime, base: base)
         package = value("MCP_SERVER_PACKAGE")

@@ -39,6 +39,25 @@ public struct DockerCommands: Sendable {
         return argv + [spec.networkName]
     }
 
+    /// MCP_NETWORK=internal: a network with no way out, on which the server container is alone.
+    /// `--internal` makes the host drop forwarded traffic; without an address on the bridge
+    /// (`inhibit_ipv4`) the host's own services are not reachable through the gateway either.
+    public var createInternalNetwork: [String]? {
+        guard spec.network == .internal else { return nil }
+        var argv = ["docker", "network", "create", "--driver", "bridge", "--internal",
+                    "--opt", "com.docker.network.bridge.enable_icc=false", "--opt", "com.docker.network.bridge.inhibit_ipv4=true"]
+        for label in labels { argv += ["--label", label] }
+        return argv + [spec.internalNetworkName]
+    }
+
+    /// The volume that carries the front's Unix socket from the server container to the ingress.
+    public var createIngressVolume: [String]? {
+        guard spec.usesIngressRelay else { return nil }
+        var argv = ["docker", "volume", "create"]
+        for label in labels { argv += ["--label", label] }
+        return argv + [spec.ingressVolumeName]
+    }
+
     public var createVolume: [String]? {
         guard spec.exposure == .nginx else { return nil }
         var argv = ["docker", "volume", "create"]
@@ -73,13 +92,57 @@ public struct DockerCommands: Sendable {
             }
         }
         if useGVisor { argv += ["--runtime", "runsc"] }
-        argv += ["--network", spec.networkName]
-        if publishesPort {
-            argv += ["--publish", "\(publishHost):\(spec.hostPort):\(spec.containerPort)"]
+        switch spec.network {
+        case .isolated:
+            argv += ["--network", spec.networkName]
+            if publishesPort {
+                argv += ["--publish", "\(publishHost):\(spec.hostPort):\(spec.containerPort)"]
+            }
+        case .none, .internal:
+            // No published port is possible here: the bridge relays the socket to its front port.
+            argv += ["--network", spec.network == .none ? "none" : spec.internalNetworkName,
+                     "--volume", "\(spec.ingressVolumeName):\(DeploymentSpec.ingressDirectory)",
+                     "--env", "MCP_BRIDGE_RELAY=unix:\(DeploymentSpec.ingressSocket),127.0.0.1:\(spec.containerPort)"]
         }
         for name in secretEnvironment.keys.sorted() { argv += ["--env", name] }
         return argv + [spec.imageTag] + spec.command
     }
+
+    /// The ingress of MCP_NETWORK=none or internal: the same image running only the bridge's relay,
+    /// on the deployment's ICC-off network, publishing the port. It holds no secret (auth happens
+    /// behind it), mounts the socket volume read-only, and is as locked down as the server.
+    public func runIngress(useGVisor: Bool) -> [String]? {
+        guard spec.usesIngressRelay else { return nil }
+        var argv = ["docker", "run", "--detach", "--name", spec.ingressContainerName, "--hostname", spec.ingressContainerName]
+        for label in labels { argv += ["--label", label] }
+        argv += [
+            "--label", Self.ingressRoleLabel,
+            "--cap-drop", "ALL",
+            "--security-opt", "no-new-privileges",
+            "--read-only",
+            "--user", DeploymentSpec.containerUser,
+            "--pids-limit", "32",
+            "--memory", "64m",
+            "--memory-swap", "64m",
+            "--cpus", "0.5",
+            "--restart", "unless-stopped",
+            "--log-driver", "json-file", "--log-opt", "max-size=10m", "--log-opt", "max-file=3",
+            // The image's HEALTHCHECK probes the bridge port, which the ingress does not serve for nginx.
+            "--no-healthcheck",
+        ]
+        if useGVisor { argv += ["--runtime", "runsc"] }
+        argv += [
+            "--network", spec.networkName,
+            "--publish", "\(publishHost):\(spec.hostPort):\(spec.containerPort)",
+            "--volume", "\(spec.ingressVolumeName):\(DeploymentSpec.ingressDirectory):ro",
+            "--entrypoint", "/usr/local/bin/mcp-bridge",
+            spec.imageTag,
+            "--log-format", "json", "--relay", "0.0.0.0:\(spec.containerPort),unix:\(DeploymentSpec.ingressSocket)",
+        ]
+        return argv
+    }
+
+    public static let ingressRoleLabel = "org.mcp-sandbox.role=ingress"
 
     /// Tunnels need no inbound port; every other exposure publishes one port.
     public var publishesPort: Bool {

@@ -130,6 +130,12 @@ public struct DockerfileRenderer: Sendable {
             }
         }
         lines += exposureLines
+        if exposure == .local || exposure == .nginx {
+            lines += [
+                "# With MCP_NETWORK=none or internal, the ingress relay reaches the front through a socket here.",
+                "RUN mkdir -p \(DeploymentSpec.ingressDirectory) && chown \(DeploymentSpec.containerUser) \(DeploymentSpec.ingressDirectory)",
+            ]
+        }
         lines += [
             "COPY --from=bridge /mcp-bridge /usr/local/bin/mcp-bridge",
             "# HOME on the tmpfs: the root filesystem is read-only at run time.",

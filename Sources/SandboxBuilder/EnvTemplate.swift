@@ -49,8 +49,9 @@ public enum EnvTemplate {
         MCP_MEMORY=512m
         MCP_CPUS=1.0
         MCP_PIDS=128
-        # isolated: own network, containers cannot reach each other (the only mode so far;
-        # none/internal need an ingress relay that is not built yet)
+        # isolated: own network, containers cannot reach each other, the server may reach out.
+        # none / internal: the server gets no network / a network with no route out; a small
+        # ingress container publishes MCP_PORT and relays to it (local and nginx exposure only).
         MCP_NETWORK=isolated
         # auto (gVisor runsc when docker has it) | runsc | runc
         MCP_CONTAINER_RUNTIME=auto

@@ -181,7 +181,7 @@ extension BuilderCommand {
             case .run:
                 let commands = DockerCommands(spec: workspace.spec)
                 let gVisor = try await RuntimeChoice.useGVisor(workspace.spec.containerRuntime, client: DockerClient())
-                for argv in [commands.createNetwork, commands.createVolume, commands.run(useGVisor: gVisor)].compactMap({ $0 }) {
+                for argv in [commands.createNetwork, commands.createInternalNetwork, commands.createVolume, commands.createIngressVolume, commands.run(useGVisor: gVisor), commands.runIngress(useGVisor: gVisor)].compactMap({ $0 }) {
                     print(ShellQuoting.join(argv))
                 }
                 print("# secrets passed by name from builder's environment: \(commands.secretEnvironment.keys.sorted().joined(separator: " "))")

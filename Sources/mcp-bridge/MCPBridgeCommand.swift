@@ -90,6 +90,9 @@ struct MCPBridgeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Run and supervise this command beside the bridge (e.g. nginx); if it exits, the bridge exits with an error. Repeatable; split like --stdio.", valueName: "command"))
     var sidecar: [String] = []
 
+    @Option(help: ArgumentHelp("Relay raw bytes from LISTEN to TARGET, each unix:/PATH or HOST:PORT (repeatable; MCP_BRIDGE_RELAY adds one). With no MCP server command the bridge only relays: the ingress of a sandbox without a network.", valueName: "LISTEN,TARGET"))
+    var relay: [String] = []
+
     @Flag(help: "Probe GET /readyz on 127.0.0.1:--port and exit 0 if it answers 200, 1 otherwise (for container HEALTHCHECKs: unhealthy when the MCP server cannot start).")
     var healthcheck = false
 
@@ -118,7 +121,28 @@ struct MCPBridgeCommand: AsyncParsableCommand {
 
     func validate() throws {
         if healthcheck { return }
-        _ = try makeConfiguration(environment: ProcessInfo.processInfo.environment)
+        let environment = ProcessInfo.processInfo.environment
+        if isRelayOnly(environment: environment) {
+            _ = try relayRoutes(environment: environment)
+        } else {
+            _ = try makeConfiguration(environment: environment)
+        }
+    }
+
+    /// No MCP server command but relays: run the relays alone.
+    private func isRelayOnly(environment: [String: String]) -> Bool {
+        command.isEmpty && stdio == nil && (!relay.isEmpty || environment["MCP_BRIDGE_RELAY"].map { !$0.isEmpty } == true)
+    }
+
+    private func relayRoutes(environment: [String: String]) throws -> [RelayRoute] {
+        let fromEnvironment = environment["MCP_BRIDGE_RELAY"].map { $0.isEmpty ? [] : [$0] } ?? []
+        return try (relay + fromEnvironment).map { text in
+            do {
+                return try RelayRoute(parsing: text)
+            } catch {
+                throw ValidationError("--relay: \(error)")
+            }
+        }
     }
 
     func run() async throws {
@@ -126,7 +150,6 @@ struct MCPBridgeCommand: AsyncParsableCommand {
             throw HealthProbe.isHealthy(port: port, path: "/readyz") ? ExitCode.success : ExitCode.failure
         }
         let environment = ProcessInfo.processInfo.environment
-        let configuration = try makeConfiguration(environment: environment)
         let level = logLevel
         switch logFormat {
         case .text:
@@ -138,6 +161,11 @@ struct MCPBridgeCommand: AsyncParsableCommand {
         case .json:
             LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level) }
         }
+        if isRelayOnly(environment: environment) {
+            try await BridgeServer.runRelays(try relayRoutes(environment: environment), logger: Logger(label: "mcp-bridge"))
+            return
+        }
+        let configuration = try makeConfiguration(environment: environment)
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let logger = Logger(label: "mcp-bridge")
@@ -189,6 +217,7 @@ struct MCPBridgeCommand: AsyncParsableCommand {
                 throw ValidationError("--sidecar: \(error)")
             }
         }
+        configuration.relays = try relayRoutes(environment: environment)
         configuration.basePath = basePath
         configuration.maximumMessageBytes = try size(maxMessageBytes, flag: "--max-message-bytes")
         configuration.jsonReplyWindow = try duration(jsonReplyWindow, flag: "--json-reply-window", minimum: .zero)

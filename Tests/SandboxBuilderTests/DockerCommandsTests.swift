@@ -50,8 +50,44 @@ import Testing
         let create = try commands().createNetwork
         #expect(value(after: "--opt", in: create) == ["com.docker.network.bridge.enable_icc=false"])
         #expect(create.last == "mcp-time-net")
-        for unreachable in ["none", "internal"] {
-            #expect(throws: DeploymentSpec.ProblemList.self) { try commands(["MCP_NETWORK": unreachable]) }
+        #expect(try commands().createInternalNetwork == nil)
+        #expect(try commands().runIngress(useGVisor: false) == nil)
+    }
+
+    @Test func withoutEgressTheServerHasNoRouteAndAnIngressPublishes() throws {
+        for network in ["none", "internal"] {
+            for exposure in ["local", "nginx"] {
+                let commands = try commands(["MCP_NETWORK": network, "MCP_EXPOSE": exposure])
+                let port = exposure == "nginx" ? 8443 : 8000
+                let server = commands.run(useGVisor: false)
+                #expect(value(after: "--network", in: server) == [network == "none" ? "none" : "mcp-time-internal"])
+                #expect(value(after: "--publish", in: server).isEmpty)
+                #expect(value(after: "--env", in: server).contains("MCP_BRIDGE_RELAY=unix:/var/lib/mcp-sandbox/ingress/front.sock,127.0.0.1:\(port)"))
+                #expect(value(after: "--volume", in: server).contains("mcp-time-socket:/var/lib/mcp-sandbox/ingress"))
+
+                let ingress = try #require(commands.runIngress(useGVisor: false))
+                #expect(value(after: "--network", in: ingress) == ["mcp-time-net"])
+                #expect(value(after: "--publish", in: ingress) == ["127.0.0.1:8000:\(port)"])
+                #expect(value(after: "--volume", in: ingress) == ["mcp-time-socket:/var/lib/mcp-sandbox/ingress:ro"])
+                #expect(value(after: "--cap-drop", in: ingress) == ["ALL"] && ingress.contains("--read-only"))
+                #expect(value(after: "--user", in: ingress) == ["10001:10001"])
+                #expect(value(after: "--relay", in: ingress) == ["0.0.0.0:\(port),unix:/var/lib/mcp-sandbox/ingress/front.sock"])
+                // The ingress carries no secret at all, not even by name.
+                #expect(value(after: "--env", in: ingress).isEmpty)
+                #expect(commands.createIngressVolume?.last == "mcp-time-socket")
+            }
+        }
+        let createInternal = try #require(try commands(["MCP_NETWORK": "internal"]).createInternalNetwork)
+        #expect(createInternal.contains("--internal") && createInternal.last == "mcp-time-internal")
+        #expect(value(after: "--opt", in: createInternal).contains("com.docker.network.bridge.inhibit_ipv4=true"))
+        #expect(try commands(["MCP_NETWORK": "none"]).createInternalNetwork == nil)
+    }
+
+    @Test func tunnelsNeedEgress() throws {
+        for network in ["none", "internal"] {
+            #expect(throws: DeploymentSpec.ProblemList.self) {
+                try commands(["MCP_NETWORK": network, "MCP_EXPOSE": "pinggy"])
+            }
         }
     }
 

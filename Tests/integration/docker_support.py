@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -97,3 +98,16 @@ class Deployment:
     def down(self):
         self.builder(["down", "--image"], check=False)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def wait_for(predicate, timeout: float) -> bool:
+    """Polls `predicate` (exceptions count as not yet) until it holds or `timeout` passes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if predicate():
+                return True
+        except Exception:
+            pass
+        time.sleep(0.5)
+    return False

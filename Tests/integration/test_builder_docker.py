@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from conftest import ACCEPT_BOTH, initialize_body, open_session, text_of
-from docker_support import Deployment, docker, ensure_base_image, inspect, require_docker
+from docker_support import Deployment, docker, ensure_base_image, inspect, require_docker, wait_for
 
 pytestmark = pytest.mark.anyio
 SECRET = "line one of a secret\nline two with \"quotes\" and 'apostrophes' $NOT_EXPANDED"
@@ -247,18 +247,6 @@ def test_the_certificate_survives_a_restart_and_nginx_death_restarts_the_contain
     assert wait_for(lambda: inspect("container", nginx_deployment.container)["RestartCount"] >= 1, 30)
     assert wait_for(lambda: httpx.get(f"https://127.0.0.1:{nginx_deployment.port}/healthz", verify=False).status_code == 200, 60)
     assert served_certificate(nginx_deployment.port) == before
-
-
-def wait_for(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if predicate():
-                return True
-        except Exception:
-            pass
-        time.sleep(0.5)
-    return False
 
 
 def test_a_server_that_cannot_start_leaves_the_container_unhealthy():

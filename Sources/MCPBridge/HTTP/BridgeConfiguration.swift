@@ -29,6 +29,8 @@ public struct BridgeConfiguration: Sendable {
     public var sessions: SessionManager.Configuration
     /// Processes supervised beside the bridge (argv each); the bridge exits if one does.
     public var sidecars: [[String]] = []
+    /// Byte relays run beside the bridge (see `RelayService`), e.g. a Unix socket to the front port.
+    public var relays: [RelayRoute] = []
 
     public init(command: ChildCommand) {
         self.sessions = SessionManager.Configuration(command: command)

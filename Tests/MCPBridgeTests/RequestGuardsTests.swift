@@ -77,10 +77,25 @@ import Testing
         ("text/event-stream", false, true),
         ("application/json;q=0, text/event-stream", false, true),
         ("text/html", false, false),
+        ("application/json", true, false),
+        ("text/event-stream, application/json", true, true),
+        ("Application/JSON ;charset=utf-8,TEXT/*", true, true),
+        ("application/json, text/event-stream;q=0", true, false),
     ] as [(String?, Bool, Bool)])
     func acceptHeadersAreMatchedLeniently(header: String?, json: Bool, sse: Bool) {
         let accepted = AcceptedMediaTypes(header: header)
         #expect(accepted.json == json)
         #expect(accepted.eventStream == sse)
+        // The fast path for common values must agree with the general parser: a leading space
+        // takes the general path without changing the meaning.
+        if let header {
+            #expect(AcceptedMediaTypes(header: " " + header) == accepted)
+        }
+    }
+
+    @Test func jsonContentTypeIsRecognisedWithAndWithoutParameters() {
+        #expect("application/json".isJSONMediaType)
+        #expect("Application/Json; charset=utf-8".isJSONMediaType)
+        #expect(!"application/jsonx".isJSONMediaType && !"text/plain".isJSONMediaType)
     }
 }

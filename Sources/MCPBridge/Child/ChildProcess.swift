@@ -179,10 +179,15 @@ public final class ChildProcess: Sendable {
     }
 
     private func pumpStdin(into writer: NIOAsyncChannelOutboundWriter<ByteBuffer>, logger: Logger) async {
-        while var message = await stdin.next() {
-            message.writeInteger(UInt8(ascii: "\n"))
+        while let first = await stdin.next() {
+            // Under load several messages wait: one write (one hop to the loop, one syscall) for all.
+            let batch = ([first] + stdin.takeQueued()).map { message in
+                var line = message
+                line.writeInteger(UInt8(ascii: "\n"))
+                return line
+            }
             do {
-                try await writer.write(message)
+                try await writer.write(contentsOf: batch)
             } catch {
                 logger.debug("child stdin closed", metadata: ["error": "\(error)"])
                 stdin.close()

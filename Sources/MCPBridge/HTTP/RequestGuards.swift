@@ -103,6 +103,21 @@ public struct AcceptedMediaTypes: Equatable, Sendable {
     public var eventStream = false
 
     public init(header: String?) {
+        // The values SDK clients send, answered without splitting (this runs on every request).
+        switch header {
+        case "application/json, text/event-stream", "text/event-stream, application/json", "*/*":
+            json = true
+            eventStream = true
+            return
+        case "application/json":
+            json = true
+            return
+        case "text/event-stream":
+            eventStream = true
+            return
+        default:
+            break
+        }
         guard let header, !header.trimmingSpaces.isEmpty else {
             json = true
             eventStream = true
@@ -145,6 +160,7 @@ extension String {
 
     /// Whether a `Content-Type` value is `application/json`, parameters ignored.
     var isJSONMediaType: Bool {
-        split(separator: ";").first.map { String($0).trimmingSpaces.lowercased() == "application/json" } ?? false
+        if self == "application/json" { return true }  // the common case, without splitting
+        return split(separator: ";").first.map { String($0).trimmingSpaces.lowercased() == "application/json" } ?? false
     }
 }

@@ -1,5 +1,4 @@
 import NIOCore
-import NIOPosix
 import Synchronization
 
 /// A single-consumer async queue bounded by a byte budget.
@@ -17,10 +16,10 @@ public final class BoundedQueue<Element: Sendable>: Sendable {
         var consumer: CheckedContinuation<Dequeued, Never>?
         var consumerToken = 0
         /// The pending deadline of a timed `next`; cancelled as soon as the consumer wakes.
-        var consumerDeadline: Scheduled<Void>?
+        var consumerDeadline: DeadlineSweeper.Ticket?
 
         mutating func takeConsumer() -> CheckedContinuation<Dequeued, Never>? {
-            consumerDeadline?.cancel()
+            if let consumerDeadline { DeadlineSweeper.shared.cancel(consumerDeadline) }
             consumerDeadline = nil
             defer { consumer = nil }
             return consumer
@@ -130,12 +129,10 @@ public final class BoundedQueue<Element: Sendable>: Sendable {
                     state.consumer = continuation
                     state.consumerToken += 1
                     if let timeout {
-                        // A scheduled event-loop task, not a sleeping Task: it is cancelled the
-                        // moment an element arrives, so waiting consumers cost no memory later.
+                        // A coarse deadline, not a sleeping Task or an event-loop task: arming and
+                        // cancelling it costs a lock, and nothing is left behind once an element comes.
                         let token = state.consumerToken
-                        // On the current loop when there is one: no cross-thread wakeup to arm or cancel it.
-                        let loop = MultiThreadedEventLoopGroup.currentEventLoop ?? MultiThreadedEventLoopGroup.singleton.any()
-                        state.consumerDeadline = loop.scheduleTask(
+                        state.consumerDeadline = DeadlineSweeper.shared.schedule(
                             in: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
                         ) { [weak self] in
                             self?.expireConsumer(token: token)
@@ -149,6 +146,21 @@ public final class BoundedQueue<Element: Sendable>: Sendable {
         } onCancel: {
             close()
         }
+    }
+
+    /// Takes every element queued right now without waiting (a consumer's batch after `next`).
+    public func takeQueued() -> [Element] {
+        var released: [CheckedContinuation<Bool, Never>] = []
+        let elements: [Element] = state.withLock { state in
+            guard !state.buffer.isEmpty else { return [] }
+            let taken = Array(state.buffer)
+            state.buffer.removeAll()
+            state.bufferedBytes = 0
+            released = state.releaseProducers(ifBelow: byteLimit)
+            return taken
+        }
+        for producer in released { producer.resume(returning: true) }
+        return elements
     }
 
     private func expireConsumer(token: Int) {

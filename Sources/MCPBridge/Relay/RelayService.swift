@@ -42,24 +42,24 @@ public struct RelayService: Service {
         }
     }
 
-    private static let channelConfiguration = ByteChannel.Configuration(isOutboundHalfClosureEnabled: true)
+    /// Every relayed socket: half-closes are passed on rather than closing the whole connection.
+    private static func wrap(_ channel: any Channel) -> EventLoopFuture<ByteChannel> {
+        channel.eventLoop.makeCompletedFuture {
+            try ByteChannel(wrappingChannelSynchronously: channel, configuration: ByteChannel.Configuration(isOutboundHalfClosureEnabled: true))
+        }
+    }
 
     private func listen() async throws -> NIOAsyncChannel<ByteChannel, Never> {
         var bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
-        let initializer: @Sendable (any Channel) -> EventLoopFuture<ByteChannel> = { channel in
-            channel.eventLoop.makeCompletedFuture {
-                try ByteChannel(wrappingChannelSynchronously: channel, configuration: Self.channelConfiguration)
-            }
-        }
         switch route.listen {
         case .unix(let path):
             // A stale socket from an earlier run (e.g. after a container restart) is replaced.
-            return try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true, childChannelInitializer: initializer)
+            return try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true, childChannelInitializer: Self.wrap)
         case .tcp(let host, let port):
             bootstrap = bootstrap.childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
-            return try await bootstrap.bind(host: host, port: port, childChannelInitializer: initializer)
+            return try await bootstrap.bind(host: host, port: port, childChannelInitializer: Self.wrap)
         }
     }
 
@@ -67,17 +67,12 @@ public struct RelayService: Service {
         var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelOption(.allowRemoteHalfClosure, value: true)
             .connectTimeout(.seconds(10))
-        let initializer: @Sendable (any Channel) -> EventLoopFuture<ByteChannel> = { channel in
-            channel.eventLoop.makeCompletedFuture {
-                try ByteChannel(wrappingChannelSynchronously: channel, configuration: Self.channelConfiguration)
-            }
-        }
         switch route.target {
         case .unix(let path):
-            return try await bootstrap.connect(unixDomainSocketPath: path, channelInitializer: initializer)
+            return try await bootstrap.connect(unixDomainSocketPath: path, channelInitializer: Self.wrap)
         case .tcp(let host, let port):
             bootstrap = bootstrap.channelOption(.tcpOption(.tcp_nodelay), value: 1)
-            return try await bootstrap.connect(host: host, port: port, channelInitializer: initializer)
+            return try await bootstrap.connect(host: host, port: port, channelInitializer: Self.wrap)
         }
     }
 

@@ -131,11 +131,17 @@ extension BuilderCommand {
         @Option(help: "How many recent lines to show.")
         var tail = "200"
 
+        @Flag(help: "Show the ingress relay's logs instead (MCP_NETWORK none or internal).")
+        var ingress = false
+
         func run() async throws {
             let spec = try deployment.load().spec
+            if ingress, !spec.usesIngressRelay {
+                throw ValidationError("MCP_NETWORK=\(spec.network.rawValue) has no ingress container.")
+            }
             var argv = ["docker", "logs", "--tail", tail]
             if follow { argv.append("--follow") }
-            try await DockerClient().stream(argv + [spec.containerName])
+            try await DockerClient().stream(argv + [ingress ? spec.ingressContainerName : spec.containerName])
         }
     }
 

@@ -123,6 +123,8 @@ def test_the_ingress_is_hardened_and_holds_no_secret(sandbox):
 def test_status_stop_start_and_down_cover_the_ingress(sandbox):
     status = sandbox.builder(["status"]).stdout
     assert "running (healthy)" in status and f"ingress:  {ingress(sandbox)} running" in status
+    relay_logs = sandbox.builder(["logs", "--ingress", "--tail", "20"])
+    assert "relay listening" in relay_logs.stdout + relay_logs.stderr
     sandbox.builder(["stop"])
     for name in (sandbox.container, ingress(sandbox)):
         assert docker("container", "inspect", name, check=False).returncode != 0

@@ -23,6 +23,10 @@ public struct Deployer: Sendable {
         spec.usesIngressRelay ? [spec.containerName, spec.ingressContainerName] : [spec.containerName]
     }
 
+    /// Every container the deployment may have, whatever MCP_NETWORK says now: an ingress left
+    /// from an earlier mode would still hold the published port.
+    private var everyContainerName: [String] { [spec.containerName, spec.ingressContainerName] }
+
     private func exists(_ kind: String, _ name: String) async -> Bool {
         await client.succeeds(["docker", kind, "inspect", name])
     }
@@ -31,14 +35,19 @@ public struct Deployer: Sendable {
         guard await client.succeeds(["docker", "image", "inspect", spec.imageTag]) else {
             throw Failure(description: "no image \(spec.imageTag) yet: run `builder build` first")
         }
-        var states: [String?] = []
-        for name in containerNames { states.append(await state(of: name)) }
-        if states.allSatisfy({ $0 == "running" }) {
+        var running: Set<String> = []
+        var present: [String] = []
+        for name in everyContainerName {
+            guard let state = await state(of: name) else { continue }
+            present.append(name)
+            if state == "running" { running.insert(name) }
+        }
+        if Set(present) == Set(containerNames), running == Set(containerNames) {
             print("\(spec.containerName) is already running.")
             try await status()
             return
         }
-        for (name, state) in zip(containerNames, states) where state != nil {
+        for name in present {
             try await client.capture(["docker", "rm", "--force", name])
         }
         if !(await exists("network", spec.networkName)) {
@@ -99,7 +108,7 @@ public struct Deployer: Sendable {
     public func stop() async throws {
         var stopped: [String] = []
         // The ingress first, so no client reaches a server that is going away.
-        for name in containerNames.reversed() where await state(of: name) != nil {
+        for name in everyContainerName.reversed() where await state(of: name) != nil {
             try await client.capture(["docker", "stop", "--time", "10", name])
             try await client.capture(["docker", "rm", name])
             stopped.append(name)
@@ -139,7 +148,7 @@ public struct Deployer: Sendable {
 
     public func down(removeImage: Bool) async throws {
         // Every name this deployment may have used, whatever MCP_NETWORK says now.
-        for name in [spec.ingressContainerName, spec.containerName] {
+        for name in everyContainerName.reversed() {
             _ = try? await client.capture(["docker", "rm", "--force", name])
         }
         for network in [spec.networkName, spec.internalNetworkName] where await exists("network", network) {

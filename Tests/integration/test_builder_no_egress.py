@@ -136,14 +136,23 @@ def test_status_stop_start_and_down_cover_the_ingress(sandbox):
     assert wait_for(lambda: httpx.get(base_url(sandbox) + "/readyz", verify=False).status_code == 200, 60)
 
 
-def test_down_removes_both_containers_networks_and_volumes():
+def test_switching_modes_and_down_leave_nothing_behind():
     require_docker()
     ensure_base_image()
     made = Deployment("e2edown", 18185, {"MCP_NETWORK": "internal"})
     try:
         made.build()
         made.builder(["start"])
-        assert httpx.get(f"http://127.0.0.1:18185/healthz").status_code == 200
+        assert httpx.get("http://127.0.0.1:18185/healthz").status_code == 200
+        # Back to an ordinary network: the old ingress must not keep the port.
+        made.env_file.write_text(made.env_file.read_text().replace("MCP_NETWORK=internal", "MCP_NETWORK=isolated"))
+        made.builder(["start"])
+        assert docker("container", "inspect", "mcp-e2edown-ingress", check=False).returncode != 0
+        assert inspect("container", "mcp-e2edown")["HostConfig"]["NetworkMode"] == "mcp-e2edown-net"
+        assert httpx.get("http://127.0.0.1:18185/healthz").status_code == 200
+        made.env_file.write_text(made.env_file.read_text().replace("MCP_NETWORK=isolated", "MCP_NETWORK=internal"))
+        made.builder(["start"])
+        assert httpx.get("http://127.0.0.1:18185/healthz").status_code == 200
     finally:
         made.down()
     label = "label=org.mcp-sandbox.deployment=e2edown"

@@ -34,9 +34,7 @@ public struct DockerCommands: Sendable {
 
     /// The deployment's own bridge network, on which containers cannot talk to each other.
     public var createNetwork: [String] {
-        var argv = ["docker", "network", "create", "--driver", "bridge", "--opt", "com.docker.network.bridge.enable_icc=false"]
-        for label in labels { argv += ["--label", label] }
-        return argv + [spec.networkName]
+        create(["network", "create", "--driver", "bridge", "--opt", "com.docker.network.bridge.enable_icc=false"], spec.networkName)
     }
 
     /// MCP_NETWORK=internal: a network with no way out, on which the server container is alone.
@@ -44,44 +42,49 @@ public struct DockerCommands: Sendable {
     /// (`inhibit_ipv4`) the host's own services are not reachable through the gateway either.
     public var createInternalNetwork: [String]? {
         guard spec.network == .internal else { return nil }
-        var argv = ["docker", "network", "create", "--driver", "bridge", "--internal",
-                    "--opt", "com.docker.network.bridge.enable_icc=false", "--opt", "com.docker.network.bridge.inhibit_ipv4=true"]
-        for label in labels { argv += ["--label", label] }
-        return argv + [spec.internalNetworkName]
+        return create(["network", "create", "--driver", "bridge", "--internal",
+                       "--opt", "com.docker.network.bridge.enable_icc=false", "--opt", "com.docker.network.bridge.inhibit_ipv4=true"],
+                      spec.internalNetworkName)
     }
 
     /// The volume that carries the front's Unix socket from the server container to the ingress.
     public var createIngressVolume: [String]? {
         guard spec.usesIngressRelay else { return nil }
-        var argv = ["docker", "volume", "create"]
-        for label in labels { argv += ["--label", label] }
-        return argv + [spec.ingressVolumeName]
+        return create(["volume", "create"], spec.ingressVolumeName)
     }
 
     public var createVolume: [String]? {
         guard spec.exposure == .nginx else { return nil }
-        var argv = ["docker", "volume", "create"]
-        for label in labels { argv += ["--label", label] }
-        return argv + [spec.volumeName]
+        return create(["volume", "create"], spec.volumeName)
+    }
+
+    /// A labelled docker object, so `status`, `stop` and `down` find it.
+    private func create(_ command: [String], _ name: String) -> [String] {
+        ["docker"] + command + labels.flatMap { ["--label", $0] } + [name]
+    }
+
+    /// The flags every container of a deployment runs with; only the limits differ.
+    private func lockedDown(pids: String, memory: String, cpus: String) -> [String] {
+        [
+            "--cap-drop", "ALL",
+            "--security-opt", "no-new-privileges",
+            "--read-only",
+            "--user", DeploymentSpec.containerUser,
+            "--pids-limit", pids,
+            "--memory", memory,
+            "--memory-swap", memory,
+            "--cpus", cpus,
+            "--restart", "unless-stopped",
+            "--log-driver", "json-file", "--log-opt", "max-size=10m", "--log-opt", "max-file=3",
+        ]
     }
 
     /// The hardened `docker run`. `useGVisor` comes from `docker info` (see `RuntimeChoice`).
     public func run(useGVisor: Bool) -> [String] {
         var argv = ["docker", "run", "--detach", "--name", spec.containerName, "--hostname", spec.containerName]
         for label in labels { argv += ["--label", label] }
-        argv += [
-            "--cap-drop", "ALL",
-            "--security-opt", "no-new-privileges",
-            "--read-only",
-            "--tmpfs", "/tmp:rw,noexec,nosuid,nodev,size=64m",
-            "--user", DeploymentSpec.containerUser,
-            "--pids-limit", String(spec.pids),
-            "--memory", spec.memory,
-            "--memory-swap", spec.memory,
-            "--cpus", spec.cpus,
-            "--restart", "unless-stopped",
-            "--log-driver", "json-file", "--log-opt", "max-size=10m", "--log-opt", "max-file=3",
-        ]
+        argv += lockedDown(pids: String(spec.pids), memory: spec.memory, cpus: spec.cpus)
+        argv += ["--tmpfs", "/tmp:rw,noexec,nosuid,nodev,size=64m"]
         if spec.exposure == .nginx {
             // nginx writes its pid, temp and cache files here; the certificate lives on a volume.
             argv += ["--tmpfs", "/run/mcp-sandbox:rw,noexec,nosuid,nodev,size=16m,uid=10001,gid=10001",
@@ -96,7 +99,7 @@ public struct DockerCommands: Sendable {
         case .isolated:
             argv += ["--network", spec.networkName]
             if publishesPort {
-                argv += ["--publish", "\(publishHost):\(spec.hostPort):\(spec.containerPort)"]
+                argv += ["--publish", publish]
             }
         case .none, .internal:
             // No published port is possible here: the bridge relays the socket to its front port.
@@ -115,25 +118,14 @@ public struct DockerCommands: Sendable {
         guard spec.usesIngressRelay else { return nil }
         var argv = ["docker", "run", "--detach", "--name", spec.ingressContainerName, "--hostname", spec.ingressContainerName]
         for label in labels { argv += ["--label", label] }
-        argv += [
-            "--label", Self.ingressRoleLabel,
-            "--cap-drop", "ALL",
-            "--security-opt", "no-new-privileges",
-            "--read-only",
-            "--user", DeploymentSpec.containerUser,
-            "--pids-limit", "32",
-            "--memory", "64m",
-            "--memory-swap", "64m",
-            "--cpus", "0.5",
-            "--restart", "unless-stopped",
-            "--log-driver", "json-file", "--log-opt", "max-size=10m", "--log-opt", "max-file=3",
-            // The image's HEALTHCHECK probes the bridge port, which the ingress does not serve for nginx.
-            "--no-healthcheck",
-        ]
+        argv += ["--label", Self.ingressRoleLabel]
+        argv += lockedDown(pids: "32", memory: "64m", cpus: "0.5")
+        // The image's HEALTHCHECK probes the bridge port, which the ingress does not serve for nginx.
+        argv += ["--no-healthcheck"]
         if useGVisor { argv += ["--runtime", "runsc"] }
         argv += [
             "--network", spec.networkName,
-            "--publish", "\(publishHost):\(spec.hostPort):\(spec.containerPort)",
+            "--publish", publish,
             "--volume", "\(spec.ingressVolumeName):\(DeploymentSpec.ingressDirectory):ro",
             "--entrypoint", "/usr/local/bin/mcp-bridge",
             spec.imageTag,
@@ -148,6 +140,9 @@ public struct DockerCommands: Sendable {
     public var publishesPort: Bool {
         spec.exposure == .local || spec.exposure == .nginx
     }
+
+    /// The one published port: host address and port to the front's port in the container.
+    private var publish: String { "\(publishHost):\(spec.hostPort):\(spec.containerPort)" }
 
     private var publishHost: String {
         spec.publishAddress.contains(":") ? "[\(spec.publishAddress)]" : spec.publishAddress

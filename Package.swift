@@ -31,9 +31,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
     ],
     targets: [
+        // capget/capset and prctl, which Swift cannot call directly (raw syscalls, C varargs).
+        .target(name: "CPrivileges"),
         .target(
             name: "MCPBridge",
             dependencies: [
+                "CPrivileges",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

@@ -21,14 +21,19 @@ RUN if [ -n "$MCP_SERVER_PACKAGE" ]; then apk add --no-cache $MCP_SERVER_PACKAGE
 # nginx terminates TLS on 8443 and checks the bearer token; the bridge stays on 127.0.0.1.
 RUN (command -v nginx && command -v openssl) >/dev/null || apk add --no-cache nginx openssl
 # The self-signed certificate's volume starts out owned by the runtime user.
-RUN mkdir -p /var/lib/mcp-sandbox/tls && chown 10001:10001 /var/lib/mcp-sandbox/tls
+RUN mkdir -p /var/lib/mcp-sandbox/tls && chown 10001:10001 /var/lib/mcp-sandbox/tls && chmod 0700 /var/lib/mcp-sandbox/tls
 COPY nginx/ /etc/mcp-sandbox/nginx/
 # With MCP_NETWORK=none or internal, the ingress relay reaches the front through a socket here.
-RUN mkdir -p /var/lib/mcp-sandbox/ingress && chown 10001:10001 /var/lib/mcp-sandbox/ingress
+RUN mkdir -p /var/lib/mcp-sandbox/ingress && chown 10001:10001 /var/lib/mcp-sandbox/ingress && chmod 0700 /var/lib/mcp-sandbox/ingress
 COPY --from=bridge /mcp-bridge /usr/local/bin/mcp-bridge
 # HOME on the tmpfs: the root filesystem is read-only at run time.
 ENV HOME=/tmp
-USER 10001:10001
+# Two identities: the front (bridge, nginx, tunnel agent; it holds the secrets) and the MCP
+# server, which gets only PATH, HOME, LANG, TZ, TMPDIR and its SERVER_ENV_* variables.
+ENV MCP_BRIDGE_USER=10001:10001 MCP_BRIDGE_CHILD_USER=10002:10002 MCP_BRIDGE_CLEAN_ENV=1
+# Root only until the bridge starts: it becomes 10001:10001 at once, keeping CAP_SETUID,
+# CAP_SETGID and CAP_KILL (run with --cap-drop ALL plus those three) to start the server as 10002:10002.
+USER 0:0
 EXPOSE 8443
 HEALTHCHECK --interval=5s --timeout=3s --start-period=30s --retries=3 CMD ["/usr/local/bin/mcp-bridge", "--healthcheck", "--port", "8000"]
 LABEL org.opencontainers.image.title="mcp-sandbox custom server" \

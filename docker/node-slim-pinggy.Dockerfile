@@ -30,7 +30,12 @@ COPY tunnel/ /etc/mcp-sandbox/tunnel/
 COPY --from=bridge /mcp-bridge /usr/local/bin/mcp-bridge
 # HOME on the tmpfs: the root filesystem is read-only at run time.
 ENV HOME=/tmp
-USER 10001:10001
+# Two identities: the front (bridge, nginx, tunnel agent; it holds the secrets) and the MCP
+# server, which gets only PATH, HOME, LANG, TZ, TMPDIR and its SERVER_ENV_* variables.
+ENV MCP_BRIDGE_USER=10001:10001 MCP_BRIDGE_CHILD_USER=10002:10002 MCP_BRIDGE_CLEAN_ENV=1
+# Root only until the bridge starts: it becomes 10001:10001 at once, keeping CAP_SETUID,
+# CAP_SETGID and CAP_KILL (run with --cap-drop ALL plus those three) to start the server as 10002:10002.
+USER 0:0
 EXPOSE 8000
 HEALTHCHECK --interval=5s --timeout=3s --start-period=30s --retries=3 CMD ["/usr/local/bin/mcp-bridge", "--healthcheck", "--port", "8000"]
 LABEL org.opencontainers.image.title="mcp-sandbox node server" \
@@ -38,4 +43,4 @@ LABEL org.opencontainers.image.title="mcp-sandbox node server" \
       org.mcp-sandbox.runtime="node" org.mcp-sandbox.base="slim" org.mcp-sandbox.exposure="pinggy"
 # mcp-bridge is PID 1: it forwards signals, reaps zombies and runs one server per session.
 # The server command follows `--` and is given by `builder start` (`builder print run`).
-ENTRYPOINT ["/usr/local/bin/mcp-bridge", "--host", "127.0.0.1", "--port", "8000", "--log-format", "json", "--sidecar", "/etc/mcp-sandbox/tunnel/start", "--"]
+ENTRYPOINT ["/usr/local/bin/mcp-bridge", "--pass-env", "NODE_ENV", "--host", "127.0.0.1", "--port", "8000", "--log-format", "json", "--sidecar", "/etc/mcp-sandbox/tunnel/start", "--"]

@@ -31,14 +31,19 @@ ENV PATH=/opt/mcp/bin:$PATH PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 # nginx terminates TLS on 8443 and checks the bearer token; the bridge stays on 127.0.0.1.
 RUN (command -v nginx && command -v openssl) >/dev/null || { apt-get update && apt-get install -y --no-install-recommends nginx-light openssl && rm -rf /var/lib/apt/lists/*; }
 # The self-signed certificate's volume starts out owned by the runtime user.
-RUN mkdir -p /var/lib/mcp-sandbox/tls && chown 10001:10001 /var/lib/mcp-sandbox/tls
+RUN mkdir -p /var/lib/mcp-sandbox/tls && chown 10001:10001 /var/lib/mcp-sandbox/tls && chmod 0700 /var/lib/mcp-sandbox/tls
 COPY nginx/ /etc/mcp-sandbox/nginx/
 # With MCP_NETWORK=none or internal, the ingress relay reaches the front through a socket here.
-RUN mkdir -p /var/lib/mcp-sandbox/ingress && chown 10001:10001 /var/lib/mcp-sandbox/ingress
+RUN mkdir -p /var/lib/mcp-sandbox/ingress && chown 10001:10001 /var/lib/mcp-sandbox/ingress && chmod 0700 /var/lib/mcp-sandbox/ingress
 COPY --from=bridge /mcp-bridge /usr/local/bin/mcp-bridge
 # HOME on the tmpfs: the root filesystem is read-only at run time.
 ENV HOME=/tmp
-USER 10001:10001
+# Two identities: the front (bridge, nginx, tunnel agent; it holds the secrets) and the MCP
+# server, which gets only PATH, HOME, LANG, TZ, TMPDIR and its SERVER_ENV_* variables.
+ENV MCP_BRIDGE_USER=10001:10001 MCP_BRIDGE_CHILD_USER=10002:10002 MCP_BRIDGE_CLEAN_ENV=1
+# Root only until the bridge starts: it becomes 10001:10001 at once, keeping CAP_SETUID,
+# CAP_SETGID and CAP_KILL (run with --cap-drop ALL plus those three) to start the server as 10002:10002.
+USER 0:0
 EXPOSE 8443
 HEALTHCHECK --interval=5s --timeout=3s --start-period=30s --retries=3 CMD ["/usr/local/bin/mcp-bridge", "--healthcheck", "--port", "8000"]
 LABEL org.opencontainers.image.title="mcp-sandbox python server" \
@@ -46,4 +51,4 @@ LABEL org.opencontainers.image.title="mcp-sandbox python server" \
       org.mcp-sandbox.runtime="python" org.mcp-sandbox.base="slim" org.mcp-sandbox.exposure="nginx"
 # mcp-bridge is PID 1: it forwards signals, reaps zombies and runs one server per session.
 # The server command follows `--` and is given by `builder start` (`builder print run`).
-ENTRYPOINT ["/usr/local/bin/mcp-bridge", "--host", "127.0.0.1", "--port", "8000", "--log-format", "json", "--sidecar", "/etc/mcp-sandbox/nginx/start", "--"]
+ENTRYPOINT ["/usr/local/bin/mcp-bridge", "--pass-env", "PYTHONDONTWRITEBYTECODE,PYTHONUNBUFFERED", "--host", "127.0.0.1", "--port", "8000", "--log-format", "json", "--sidecar", "/etc/mcp-sandbox/nginx/start", "--"]

@@ -40,8 +40,17 @@ public struct DeploymentSpec: Sendable, Equatable {
     public var tunnelSecrets: [String: String]
     public var tunnelSettings: [String: String]
 
-    /// The numeric user every process in the container runs as.
+    /// The front's identity: the bridge, nginx and tunnel agents, which hold the secrets. The
+    /// ingress container runs as this user too.
     public static let containerUser = "10001:10001"
+    /// The MCP server's identity: every child of the bridge, with no capability and no group of
+    /// the front's.
+    public static let serverUser = "10002:10002"
+    /// The server container starts as root only so the bridge can start children as
+    /// `serverUser`: PID 1 drops to `containerUser` at once, and the bridge keeps just these.
+    public static let bridgeCapabilities = ["SETUID", "SETGID", "KILL"]
+    /// tmpfs for the front's files (nginx state, token map, tunnel configs): front-only.
+    public static let frontRunDirectory = "/run/mcp-sandbox"
     public static let bridgePort = 8000
     public static let nginxPort = 8443
 
@@ -206,8 +215,10 @@ public struct DeploymentSpec: Sendable, Equatable {
         for (key, value) in values {
             if key.hasPrefix("SERVER_ENV_"), key.count > "SERVER_ENV_".count {
                 let inner = String(key.dropFirst("SERVER_ENV_".count))
-                if inner.hasPrefix("MCP_BRIDGE_") {
-                    problems.append(Problem(variable: key, message: "MCP_BRIDGE_* names are reserved for the bridge"))
+                if ChildEnvironment.isFrontVariable(inner) {
+                    problems.append(Problem(variable: key, message: "\(inner) belongs to the front (MCP_BRIDGE_*, MCP_SANDBOX_*, MCP_AUTH_*, NGROK_*, PINGGY_*) and never reaches the server; rename it"))
+                } else if inner.range(of: #"^[A-Za-z_][A-Za-z0-9_]*$"#, options: .regularExpression) == nil {
+                    problems.append(Problem(variable: key, message: "'\(inner)' is not a valid environment variable name (letters, digits and _, not starting with a digit)"))
                 }
                 serverEnvironment[inner] = value
             } else if key.hasPrefix("BUILD_ARG_"), key.count > "BUILD_ARG_".count {

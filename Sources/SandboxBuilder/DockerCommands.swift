@@ -63,13 +63,13 @@ public struct DockerCommands: Sendable {
         ["docker"] + command + labels.flatMap { ["--label", $0] } + [name]
     }
 
-    /// The flags every container of a deployment runs with; only the limits differ.
-    private func lockedDown(pids: String, memory: String, cpus: String) -> [String] {
-        [
-            "--cap-drop", "ALL",
+    /// The flags every container of a deployment runs with; only the user, capabilities and
+    /// limits differ.
+    private func lockedDown(user: String, capabilities: [String], pids: String, memory: String, cpus: String) -> [String] {
+        ["--cap-drop", "ALL"] + capabilities.flatMap { ["--cap-add", $0] } + [
             "--security-opt", "no-new-privileges",
             "--read-only",
-            "--user", DeploymentSpec.containerUser,
+            "--user", user,
             "--pids-limit", pids,
             "--memory", memory,
             "--memory-swap", memory,
@@ -83,12 +83,17 @@ public struct DockerCommands: Sendable {
     public func run(useGVisor: Bool) -> [String] {
         var argv = ["docker", "run", "--detach", "--name", spec.containerName, "--hostname", spec.containerName]
         for label in labels { argv += ["--label", label] }
-        argv += lockedDown(pids: String(spec.pids), memory: spec.memory, cpus: spec.cpus)
-        argv += ["--tmpfs", "/tmp:rw,noexec,nosuid,nodev,size=64m"]
+        // Root at the start only: PID 1 and the bridge drop to the front user at once (see
+        // `Privileges`), the bridge keeping just what it needs to start the server as another user.
+        argv += lockedDown(user: "0:0", capabilities: DeploymentSpec.bridgeCapabilities,
+                           pids: String(spec.pids), memory: spec.memory, cpus: spec.cpus)
+        // /tmp is the server's (sticky, world-writable); /run/mcp-sandbox is the front's alone:
+        // nginx state and the token map, tunnel configs.
+        argv += ["--tmpfs", "/tmp:rw,noexec,nosuid,nodev,size=64m,mode=1777",
+                 "--tmpfs", "\(DeploymentSpec.frontRunDirectory):rw,noexec,nosuid,nodev,size=16m,uid=10001,gid=10001,mode=0700"]
         if spec.exposure == .nginx {
-            // nginx writes its pid, temp and cache files here; the certificate lives on a volume.
-            argv += ["--tmpfs", "/run/mcp-sandbox:rw,noexec,nosuid,nodev,size=16m,uid=10001,gid=10001",
-                     "--volume", "\(spec.volumeName):/var/lib/mcp-sandbox/tls"]
+            // The certificate and key live on a volume owned by the front user, mode 0700.
+            argv += ["--volume", "\(spec.volumeName):/var/lib/mcp-sandbox/tls"]
             if let certificate = spec.tlsCertificateFile, let key = spec.tlsKeyFile {
                 argv += ["--volume", "\(certificate):/etc/mcp-sandbox/user-tls/cert.pem:ro",
                          "--volume", "\(key):/etc/mcp-sandbox/user-tls/key.pem:ro"]
@@ -107,6 +112,10 @@ public struct DockerCommands: Sendable {
                      "--volume", "\(spec.ingressVolumeName):\(DeploymentSpec.ingressDirectory)",
                      "--env", "MCP_BRIDGE_RELAY=unix:\(DeploymentSpec.ingressSocket),127.0.0.1:\(spec.containerPort)"]
         }
+        if !spec.serverEnvironment.isEmpty {
+            // Names only: the bridge passes exactly these (and a minimal base) to the server.
+            argv += ["--env", "MCP_BRIDGE_PASS_ENV=\(spec.serverEnvironment.keys.sorted().joined(separator: ","))"]
+        }
         for name in secretEnvironment.keys.sorted() { argv += ["--env", name] }
         return argv + [spec.imageTag] + spec.command
     }
@@ -119,7 +128,7 @@ public struct DockerCommands: Sendable {
         var argv = ["docker", "run", "--detach", "--name", spec.ingressContainerName, "--hostname", spec.ingressContainerName]
         for label in labels { argv += ["--label", label] }
         argv += ["--label", Self.ingressRoleLabel]
-        argv += lockedDown(pids: "32", memory: "64m", cpus: "0.5")
+        argv += lockedDown(user: DeploymentSpec.containerUser, capabilities: [], pids: "32", memory: "64m", cpus: "0.5")
         // The image's HEALTHCHECK probes the bridge port, which the ingress does not serve for nginx.
         argv += ["--no-healthcheck"]
         if useGVisor { argv += ["--runtime", "runsc"] }

@@ -133,14 +133,19 @@ public struct DockerfileRenderer: Sendable {
         if exposure == .local || exposure == .nginx {
             lines += [
                 "# With MCP_NETWORK=none or internal, the ingress relay reaches the front through a socket here.",
-                "RUN mkdir -p \(DeploymentSpec.ingressDirectory) && chown \(DeploymentSpec.containerUser) \(DeploymentSpec.ingressDirectory)",
+                "RUN mkdir -p \(DeploymentSpec.ingressDirectory) && chown \(DeploymentSpec.containerUser) \(DeploymentSpec.ingressDirectory) && chmod 0700 \(DeploymentSpec.ingressDirectory)",
             ]
         }
         lines += [
             "COPY --from=bridge /mcp-bridge /usr/local/bin/mcp-bridge",
             "# HOME on the tmpfs: the root filesystem is read-only at run time.",
             "ENV HOME=/tmp",
-            "USER \(DeploymentSpec.containerUser)",
+            "# Two identities: the front (bridge, nginx, tunnel agent; it holds the secrets) and the MCP",
+            "# server, which gets only PATH, HOME, LANG, TZ, TMPDIR and its SERVER_ENV_* variables.",
+            "ENV MCP_BRIDGE_USER=\(DeploymentSpec.containerUser) MCP_BRIDGE_CHILD_USER=\(DeploymentSpec.serverUser) MCP_BRIDGE_CLEAN_ENV=1",
+            "# Root only until the bridge starts: it becomes \(DeploymentSpec.containerUser) at once, keeping CAP_SETUID,",
+            "# CAP_SETGID and CAP_KILL (run with --cap-drop ALL plus those three) to start the server as \(DeploymentSpec.serverUser).",
+            "USER 0:0",
             "EXPOSE \(exposure == .nginx ? DeploymentSpec.nginxPort : DeploymentSpec.bridgePort)",
             "HEALTHCHECK --interval=5s --timeout=3s --start-period=30s --retries=3 CMD [\"/usr/local/bin/mcp-bridge\", \"--healthcheck\", \"--port\", \"\(DeploymentSpec.bridgePort)\"]",
             "LABEL org.opencontainers.image.title=\"mcp-sandbox \(runtime.rawValue) server\" \\",
@@ -162,10 +167,10 @@ public struct DockerfileRenderer: Sendable {
             return nginxLines
         case .pinggy:
             return [
-                "# pinggy tunnels run over plain OpenSSH.",
+                "# pinggy tunnels run over plain OpenSSH (installed unless the base image has it).",
                 base == .alpine
-                    ? "RUN apk add --no-cache openssh-client"
-                    : "RUN apt-get update && apt-get install -y --no-install-recommends openssh-client && rm -rf /var/lib/apt/lists/*",
+                    ? "RUN command -v ssh >/dev/null || apk add --no-cache openssh-client"
+                    : "RUN command -v ssh >/dev/null || { apt-get update && apt-get install -y --no-install-recommends openssh-client && rm -rf /var/lib/apt/lists/*; }",
                 "COPY tunnel/ /etc/mcp-sandbox/tunnel/",
             ]
         case .ngrok:
@@ -192,14 +197,24 @@ public struct DockerfileRenderer: Sendable {
                 ? "RUN (command -v nginx && command -v openssl) >/dev/null || apk add --no-cache nginx openssl"
                 : "RUN (command -v nginx && command -v openssl) >/dev/null || { apt-get update && apt-get install -y --no-install-recommends nginx-light openssl && rm -rf /var/lib/apt/lists/*; }",
             "# The self-signed certificate's volume starts out owned by the runtime user.",
-            "RUN mkdir -p /var/lib/mcp-sandbox/tls && chown \(DeploymentSpec.containerUser) /var/lib/mcp-sandbox/tls",
+            "RUN mkdir -p /var/lib/mcp-sandbox/tls && chown \(DeploymentSpec.containerUser) /var/lib/mcp-sandbox/tls && chmod 0700 /var/lib/mcp-sandbox/tls",
             "COPY nginx/ /etc/mcp-sandbox/nginx/",
         ]
+    }
+
+    /// Variables of the image the server needs besides the minimal base.
+    private var runtimeEnvironment: [String] {
+        switch runtime {
+        case .python: return ["PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED"]
+        case .node: return ["NODE_ENV"]
+        case .custom: return []
+        }
     }
 
     /// The bridge's own flags for this exposure.
     public var entrypoint: [String] {
         var argv = ["/usr/local/bin/mcp-bridge"]
+        if !runtimeEnvironment.isEmpty { argv += ["--pass-env", runtimeEnvironment.joined(separator: ",")] }
         switch exposure {
         case .local:
             argv += ["--host", "0.0.0.0", "--port", String(DeploymentSpec.bridgePort), "--log-format", "json"]

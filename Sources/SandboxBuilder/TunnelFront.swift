@@ -10,7 +10,7 @@ public enum TunnelFront {
         # Opens a pinggy tunnel to the bridge (MCP_EXPOSE=pinggy). Supervised by mcp-bridge: if the
         # tunnel drops for good, the bridge exits and the container's restart policy reconnects.
         set -eu
-        dir=${MCP_SANDBOX_TUNNEL_DIR:-/tmp/mcp-sandbox-tunnel}
+        dir=${MCP_SANDBOX_TUNNEL_DIR:-/run/mcp-sandbox/tunnel}
         umask 077
         mkdir -p "$dir"
         host=${PINGGY_HOST:-a.pinggy.io}
@@ -45,7 +45,7 @@ public enum TunnelFront {
         #!/bin/sh
         # Starts the ngrok agent for the bridge (MCP_EXPOSE=ngrok). Supervised by mcp-bridge.
         set -eu
-        dir=${MCP_SANDBOX_TUNNEL_DIR:-/tmp/mcp-sandbox-tunnel}
+        dir=${MCP_SANDBOX_TUNNEL_DIR:-/run/mcp-sandbox/tunnel}
         umask 077
         mkdir -p "$dir"
         : "${NGROK_AUTHTOKEN:?mcp-sandbox: NGROK_AUTHTOKEN is required (MCP_NGROK_AUTHTOKEN in .env)}"

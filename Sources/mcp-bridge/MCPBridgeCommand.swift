@@ -75,11 +75,20 @@ struct MCPBridgeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Set an environment variable for the child (repeatable).", valueName: "NAME=VALUE"))
     var env: [String] = []
 
-    @Option(help: ArgumentHelp("With --clean-env, pass this variable from the bridge's environment to the child (repeatable).", valueName: "NAME"))
+    @Option(help: ArgumentHelp("With --clean-env, pass this variable from the bridge's environment to the child (repeatable or comma-separated; MCP_BRIDGE_PASS_ENV adds more).", valueName: "NAME"))
     var passEnv: [String] = []
 
-    @Flag(help: "Start the child from a minimal environment (PATH, HOME, LANG, LC_ALL, TZ, TMPDIR, USER) instead of the bridge's own.")
+    @Flag(help: "Start the child from a minimal environment (PATH, HOME, LANG, LC_ALL, TZ, TMPDIR, USER) plus --pass-env names, instead of the bridge's own (also MCP_BRIDGE_CLEAN_ENV=1).")
     var cleanEnv = false
+
+    @Option(help: ArgumentHelp("Become this user before serving (when started as root; also MCP_BRIDGE_USER). With --child-user the bridge keeps only CAP_SETUID, CAP_SETGID and CAP_KILL.", valueName: "UID[:GID]"))
+    var user: String?
+
+    @Option(help: ArgumentHelp("Run every MCP server child as this user, with no supplementary groups and no capabilities (also MCP_BRIDGE_CHILD_USER). The bridge refuses to start if it cannot.", valueName: "UID[:GID]"))
+    var childUser: String?
+
+    @Flag(help: "Print the version and exit.")
+    var version = false
 
     @Option(help: ArgumentHelp("Working directory for the child.", valueName: "path"))
     var cwd: String?
@@ -101,18 +110,45 @@ struct MCPBridgeCommand: AsyncParsableCommand {
 
     /// As a container's PID 1 the process first becomes a signal-forwarding, zombie-reaping
     /// supervisor and runs the bridge as its child; otherwise this is the usual entry point.
+    /// The identity switch comes right after parsing, before anything starts a thread.
     static func main() async {
-        InitSupervisor.takeOverIfPID1()
         do {
-            var command = try parseAsRoot()
-            if var asyncCommand = command as? any AsyncParsableCommand {
-                try await asyncCommand.run()
-            } else {
-                try command.run()
+            let parsed = try parseAsRoot()
+            guard var command = parsed as? MCPBridgeCommand else {
+                var other = parsed
+                try other.run()
+                return
             }
+            let environment = ProcessInfo.processInfo.environment
+            let identities = try command.identities(environment: environment)
+            InitSupervisor.takeOverIfPID1(front: identities.front)
+            if command.healthcheck || command.version {
+                if let front = identities.front, Privileges.isRoot { try Privileges.dropAll(to: front) }
+            } else {
+                // A relay-only bridge (the ingress container) starts no MCP server.
+                let child = command.isRelayOnly(environment: environment) ? nil : identities.child
+                try Privileges.prepare(front: identities.front, child: child)
+            }
+            try await command.run()
+        } catch let failure as Privileges.Failure {
+            StandardError.write("mcp-bridge: \(failure)\n")
+            exit(withError: ExitCode(2))
         } catch {
             exit(withError: error)
         }
+    }
+
+    /// `--user` / MCP_BRIDGE_USER and `--child-user` / MCP_BRIDGE_CHILD_USER; flags win.
+    func identities(environment: [String: String]) throws -> (front: ProcessIdentity?, child: ProcessIdentity?) {
+        func parse(_ flag: String?, _ variable: String, _ name: String) throws -> ProcessIdentity? {
+            guard let text = flag ?? environment[variable].flatMap({ $0.isEmpty ? nil : $0 }) else { return nil }
+            do {
+                return try ProcessIdentity(parsing: text)
+            } catch {
+                throw ValidationError("\(flag == nil ? variable : name): \(error)")
+            }
+        }
+        return (try parse(user, "MCP_BRIDGE_USER", "--user"), try parse(childUser, "MCP_BRIDGE_CHILD_USER", "--child-user"))
     }
 
     enum LogFormat: String, ExpressibleByArgument, CaseIterable {
@@ -120,8 +156,9 @@ struct MCPBridgeCommand: AsyncParsableCommand {
     }
 
     func validate() throws {
-        if healthcheck { return }
+        if healthcheck || version { return }
         let environment = ProcessInfo.processInfo.environment
+        _ = try identities(environment: environment)
         if isRelayOnly(environment: environment) {
             _ = try relayRoutes(environment: environment)
         } else {
@@ -130,7 +167,7 @@ struct MCPBridgeCommand: AsyncParsableCommand {
     }
 
     /// No MCP server command but relays: run the relays alone.
-    private func isRelayOnly(environment: [String: String]) -> Bool {
+    func isRelayOnly(environment: [String: String]) -> Bool {
         command.isEmpty && stdio == nil && (!relay.isEmpty || environment["MCP_BRIDGE_RELAY"].map { !$0.isEmpty } == true)
     }
 
@@ -146,6 +183,10 @@ struct MCPBridgeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if version {
+            print("mcp-bridge \(BridgeVersion.current)")
+            return
+        }
         if healthcheck {
             throw HealthProbe.isHealthy(port: port, path: "/readyz") ? ExitCode.success : ExitCode.failure
         }
@@ -200,7 +241,8 @@ struct MCPBridgeCommand: AsyncParsableCommand {
         }
 
         var configuration = BridgeConfiguration(
-            command: ChildCommand(executable: argv[0], arguments: Array(argv.dropFirst()), environment: try childEnvironment(from: environment), workingDirectory: cwd)
+            command: ChildCommand(executable: argv[0], arguments: Array(argv.dropFirst()), environment: try childEnvironment(from: environment),
+                                  workingDirectory: cwd, user: try identities(environment: environment).child)
         )
         configuration.host = host
         configuration.port = port
@@ -256,26 +298,29 @@ struct MCPBridgeCommand: AsyncParsableCommand {
         return tokens
     }
 
-    /// The child's environment: the bridge's own (or a minimal one), never the bridge's
-    /// `MCP_BRIDGE_*` settings, so the token cannot leak into the MCP server.
+    /// The child's environment: the bridge's own (or, with --clean-env, a minimal base plus the
+    /// names passed on), never a variable of the front (see `ChildEnvironment`), so the token and
+    /// tunnel credentials cannot leak into the MCP server.
     private func childEnvironment(from environment: [String: String]) throws -> [String: String] {
-        let minimal = ["PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "USER"]
-        var child = cleanEnv ? environment.filter { minimal.contains($0.key) } : environment
-        if cleanEnv {
-            for name in passEnv {
-                if let value = environment[name] { child[name] = value }
-            }
-        } else if !passEnv.isEmpty {
+        let clean = cleanEnv || environment["MCP_BRIDGE_CLEAN_ENV"] == "1"
+        let passed = (passEnv + [environment["MCP_BRIDGE_PASS_ENV"] ?? ""])
+            .flatMap { $0.split(separator: ",").map { trimmed($0) } }
+            .filter { !$0.isEmpty }
+        if !clean, !passEnv.isEmpty {
             throw ValidationError("--pass-env only makes sense with --clean-env (the child inherits everything otherwise).")
         }
-        child = child.filter { !$0.key.hasPrefix("MCP_BRIDGE_") }
+        var assignments: [(String, String)] = []
         for assignment in env {
             guard let equals = assignment.firstIndex(of: "="), equals != assignment.startIndex else {
                 throw ValidationError("--env expects NAME=VALUE, got \(assignment).")
             }
-            child[String(assignment[..<equals])] = String(assignment[assignment.index(after: equals)...])
+            assignments.append((String(assignment[..<equals]), String(assignment[assignment.index(after: equals)...])))
         }
-        return child
+        do {
+            return try ChildEnvironment.build(from: environment, clean: clean, passing: passed, setting: assignments)
+        } catch let error as ChildEnvironment.Refusal {
+            throw ValidationError("\(error)")
+        }
     }
 
     private func size(_ text: String, flag: String) throws -> Int {

@@ -40,6 +40,18 @@ import Testing
         }
     }
 
+    @Test(arguments: ["SERVER_ENV_NGROK_AUTHTOKEN", "SERVER_ENV_PINGGY_TOKEN", "SERVER_ENV_MCP_AUTH_TOKEN", "SERVER_ENV_MCP_SANDBOX_RUN_DIR", "SERVER_ENV_1BAD", "SERVER_ENV_A-B"])
+    func serverVariablesThatTheFrontOwnsOrThatAreNotNamesAreRefused(key: String) {
+        var values = Self.valid
+        values[key] = "x"
+        #expect(throws: DeploymentSpec.ProblemList.self) { try DeploymentSpec(environment: values) }
+        do {
+            _ = try DeploymentSpec(environment: values)
+        } catch {
+            #expect(error.problems.map(\.variable) == [key])
+        }
+    }
+
     @Test(arguments: ["mcp-server-time", "mcp-server-time>=1.0", "mcp-server-time==", "git+https://x/y"])
     func unpinnedPythonPackagesAreRefused(package: String) {
         var values = Self.valid

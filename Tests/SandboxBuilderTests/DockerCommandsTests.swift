@@ -14,10 +14,15 @@ import Testing
     @Test func runCarriesEveryHardeningFlag() throws {
         let argv = try commands().run(useGVisor: false)
         #expect(value(after: "--cap-drop", in: argv) == ["ALL"])
+        // Only what the bridge needs to start the server as another user and signal it.
+        #expect(value(after: "--cap-add", in: argv) == ["SETUID", "SETGID", "KILL"])
         #expect(value(after: "--security-opt", in: argv) == ["no-new-privileges"])
         #expect(argv.contains("--read-only"))
         #expect(value(after: "--tmpfs", in: argv).allSatisfy { $0.contains("noexec") && $0.contains("nosuid") })
-        #expect(value(after: "--user", in: argv) == ["10001:10001"])
+        // Root at start only; the image's MCP_BRIDGE_USER / MCP_BRIDGE_CHILD_USER split it in two.
+        #expect(value(after: "--user", in: argv) == ["0:0"])
+        #expect(value(after: "--tmpfs", in: argv) == ["/tmp:rw,noexec,nosuid,nodev,size=64m,mode=1777",
+                                                      "/run/mcp-sandbox:rw,noexec,nosuid,nodev,size=16m,uid=10001,gid=10001,mode=0700"])
         #expect(value(after: "--pids-limit", in: argv) == ["128"])
         #expect(value(after: "--memory", in: argv) == value(after: "--memory-swap", in: argv))
         #expect(value(after: "--cpus", in: argv) == ["1.0"])
@@ -34,11 +39,24 @@ import Testing
     @Test func secretsTravelByNameOnly() throws {
         let commands = try commands()
         let argv = commands.run(useGVisor: false) + commands.build(contextDirectory: "/ctx")
-        #expect(value(after: "--env", in: argv).sorted() == ["API_KEY", "MCP_BRIDGE_TOKEN"])
+        #expect(value(after: "--env", in: argv).sorted() == ["API_KEY", "MCP_BRIDGE_PASS_ENV=API_KEY", "MCP_BRIDGE_TOKEN"])
         for secret in commands.secretEnvironment.values {
             #expect(!argv.contains { $0.contains(secret) })
         }
         #expect(commands.secretEnvironment["MCP_BRIDGE_TOKEN"] == String(repeating: "a", count: 32))
+    }
+
+    @Test func theServerIsPassedExactlyItsOwnVariables() throws {
+        let commands = try commands(["SERVER_ENV_B_KEY": "b", "SERVER_ENV_A_KEY": "a", "MCP_EXPOSE": "ngrok", "MCP_NGROK_AUTHTOKEN": "n" + String(repeating: "x", count: 20)])
+        let argv = commands.run(useGVisor: false)
+        #expect(value(after: "--env", in: argv).filter { $0.hasPrefix("MCP_BRIDGE_PASS_ENV=") } == ["MCP_BRIDGE_PASS_ENV=API_KEY,A_KEY,B_KEY"])
+        #expect(commands.secretEnvironment["NGROK_AUTHTOKEN"] != nil)
+    }
+
+    @Test func ingressRunsAsTheFrontUserWithNoCapability() throws {
+        let argv = try #require(try commands(["MCP_NETWORK": "none"]).runIngress(useGVisor: false))
+        #expect(value(after: "--user", in: argv) == ["10001:10001"])
+        #expect(value(after: "--cap-add", in: argv).isEmpty)
     }
 
     @Test func serverCommandFollowsTheImage() throws {

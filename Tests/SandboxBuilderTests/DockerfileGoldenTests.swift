@@ -37,10 +37,11 @@ import Testing
         #expect(expected.count == 24)
     }
 
-    @Test func everyImageRunsTheBridgeAsANonRootPID1WithAHealthcheck() {
+    @Test func everyImageSplitsTheFrontAndServerIdentitiesWithAHealthcheck() {
         for renderer in Self.renderers {
             let text = renderer.render()
-            #expect(text.contains("USER 10001:10001"))
+            #expect(text.contains("USER 0:0"))
+            #expect(text.contains("ENV MCP_BRIDGE_USER=10001:10001 MCP_BRIDGE_CHILD_USER=10002:10002 MCP_BRIDGE_CLEAN_ENV=1"))
             #expect(text.contains(#"ENTRYPOINT ["/usr/local/bin/mcp-bridge""#))
             #expect(text.contains(#"HEALTHCHECK"#) && text.contains("--healthcheck"))
             #expect(text.contains("org.opencontainers.image.title"))

@@ -41,7 +41,7 @@ import Testing
         #expect(argv.contains("127.0.0.1:9443:8443"))
         #expect(argv.contains("mcp-time-tls:/var/lib/mcp-sandbox/tls"))
         let entrypoint = DockerfileRenderer(spec: spec, bridgeSource: .compile).entrypoint
-        #expect(Array(entrypoint[1...4]) == ["--host", "127.0.0.1", "--port", "8000"])
+        #expect(Array(entrypoint[3...6]) == ["--host", "127.0.0.1", "--port", "8000"])
         #expect(entrypoint.contains("/etc/mcp-sandbox/nginx/start"))
         #expect(DockerCommands(spec: spec).endpoint == "https://127.0.0.1:9443/mcp")
     }

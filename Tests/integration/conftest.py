@@ -201,11 +201,14 @@ def rss_kib(pid: int) -> int:
 
 
 def process_exists(pid: int) -> bool:
+    """Alive and not a zombie. A process may vanish between the two reads (ESRCH from /proc)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    with contextlib.suppress(FileNotFoundError):
+    except PermissionError:
+        pass  # another user's process: it exists
+    with contextlib.suppress(OSError):
         state = Path(f"/proc/{pid}/stat").read_text().split(") ")[1].split()[0]
         return state != "Z"
     return False

@@ -79,12 +79,15 @@ def test_the_endpoint_requires_the_token(deployment):
 def test_docker_inspect_shows_every_hardening_flag(deployment):
     info = inspect("container", deployment.container)
     host = info["HostConfig"]
-    assert host["CapDrop"] == ["ALL"] and not host.get("CapAdd")
+    assert host["CapDrop"] == ["ALL"]
+    # Only what the bridge needs to run the server as its own user (see test_sandbox_isolation.py).
+    assert sorted(cap.removeprefix("CAP_") for cap in host["CapAdd"]) == ["KILL", "SETGID", "SETUID"]
     assert "no-new-privileges" in host["SecurityOpt"]
     assert not any("unconfined" in option for option in host["SecurityOpt"] or [])
     assert host["ReadonlyRootfs"] is True and host["Privileged"] is False
     assert "noexec" in host["Tmpfs"]["/tmp"] and "nosuid" in host["Tmpfs"]["/tmp"]
-    assert info["Config"]["User"] == "10001:10001"
+    assert info["Config"]["User"] == "0:0"
+    assert "MCP_BRIDGE_CHILD_USER=10002:10002" in info["Config"]["Env"]
     assert host["PidsLimit"] == 64
     assert host["Memory"] == host["MemorySwap"] == 256 * 1024 * 1024
     assert host["NanoCpus"] == 1_000_000_000
@@ -99,14 +102,14 @@ def test_docker_inspect_shows_every_hardening_flag(deployment):
 
 
 def test_inside_the_process_is_unprivileged_and_confined(deployment):
-    status = deployment.exec("sh", "-c", "grep -E '^(Uid|CapEff|NoNewPrivs)' /proc/1/status /proc/self/status").stdout
-    assert "CapEff:\t0000000000000000" in status and "CapEff" in status
-    assert status.count("NoNewPrivs:\t1") == 2
-    assert "Uid:\t10001" in status and "Uid:\t0" not in status
-    assert deployment.exec("id", "-u").stdout.strip() == "10001"
-    cannot_write = deployment.exec("sh", "-c", "touch /rootfs-write-test")
+    # PID 1 left root at once and kept nothing.
+    status = deployment.exec("grep", "-E", "^(Uid|CapEff|NoNewPrivs)", "/proc/1/status").stdout
+    assert "Uid:\t10001\t10001\t10001\t10001" in status and "CapEff:\t0000000000000000" in status and "NoNewPrivs:\t1" in status
+    server = "10002:10002"
+    assert deployment.exec("id", "-u", user=server).stdout.strip() == "10002"
+    cannot_write = deployment.exec("sh", "-c", "touch /rootfs-write-test", user=server)
     assert cannot_write.returncode != 0 and "Read-only file system" in cannot_write.stderr
-    cannot_exec = deployment.exec("sh", "-c", "cp /bin/true /tmp/t && /tmp/t")
+    cannot_exec = deployment.exec("sh", "-c", "cp /bin/true /tmp/t && /tmp/t", user=server)
     assert cannot_exec.returncode != 0
     marker = Path("/tmp") / f"host-only-marker-{os.getpid()}"
     marker.write_text("host secret")
@@ -122,7 +125,7 @@ def test_a_fork_bomb_hits_the_pids_limit_and_the_bridge_survives(deployment):
             "        if pid == 0:\n            time.sleep(5)\n            os._exit(0)\n        pids.append(pid)\n"
             "except OSError as error:\n    print('blocked after', len(pids), error.errno)\n"
             "for pid in pids:\n    os.kill(pid, 9)\n")
-    result = deployment.exec("python3", "-c", bomb, timeout=60)
+    result = deployment.exec("python3", "-c", bomb, user="10002:10002", timeout=60)
     assert "blocked after" in result.stdout, result.stdout + result.stderr
     assert int(result.stdout.split()[2]) < 64
     assert httpx.get(deployment.url + "/healthz").status_code == 200
@@ -130,7 +133,7 @@ def test_a_fork_bomb_hits_the_pids_limit_and_the_bridge_survives(deployment):
 
 def test_a_memory_hog_is_killed_by_the_memory_limit_and_the_bridge_survives(deployment):
     hog = "chunks = []\nfor _ in range(40):\n    chunks.append(bytearray(32 << 20))\nprint('survived')"
-    result = deployment.exec("python3", "-c", hog, timeout=120)
+    result = deployment.exec("python3", "-c", hog, user="10002:10002", timeout=120)
     assert result.returncode == 137 and "survived" not in result.stdout
     assert httpx.get(deployment.url + "/healthz").status_code == 200
     assert inspect("container", deployment.container)["State"]["Status"] == "running"
@@ -144,7 +147,8 @@ async def test_server_env_reaches_the_server_exactly_and_the_token_does_not(depl
                  "    except OSError:\n        continue\n    if b'mcp-server-time' in cmd and b'mcp-bridge' not in cmd:\n"
                  "        values = dict(item.split(b'=', 1) for item in env if b'=' in item)\n"
                  "        sys.stdout.write(repr((values.get(b'API_KEY'), b'MCP_BRIDGE_TOKEN' in values)))\n        break\n")
-        result = deployment.exec("python3", "-c", probe)
+        # As the server's own user, which may read its own processes (and nothing of the front's).
+        result = deployment.exec("python3", "-c", probe, user="10002:10002")
     assert result.stdout == repr((SECRET.encode(), False)), result.stdout + result.stderr
 
 
@@ -242,7 +246,7 @@ def test_the_certificate_survives_a_restart_and_nginx_death_restarts_the_contain
     before = served_certificate(nginx_deployment.port)
     nginx_deployment.builder(["restart"])
     assert served_certificate(nginx_deployment.port) == before
-    nginx_deployment.exec("sh", "-c", "kill $(cat /run/mcp-sandbox/nginx/nginx.pid)")
+    nginx_deployment.exec("sh", "-c", "kill $(cat /run/mcp-sandbox/nginx/nginx.pid)", user="10001:10001")
     # The bridge notices its sidecar died and exits non-zero; the restart policy brings it back.
     assert wait_for(lambda: inspect("container", nginx_deployment.container)["RestartCount"] >= 1, 30)
     assert wait_for(lambda: httpx.get(f"https://127.0.0.1:{nginx_deployment.port}/healthz", verify=False).status_code == 200, 60)

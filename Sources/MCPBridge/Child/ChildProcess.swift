@@ -16,12 +16,17 @@ public struct ChildCommand: Sendable, Equatable {
     /// The complete environment the child sees.
     public var environment: [String: String]
     public var workingDirectory: String?
+    /// Run the child as this uid:gid with no supplementary groups (`--child-user`); `nil` keeps
+    /// the bridge's own identity.
+    public var user: ProcessIdentity?
 
-    public init(executable: String, arguments: [String], environment: [String: String], workingDirectory: String? = nil) {
+    public init(executable: String, arguments: [String], environment: [String: String], workingDirectory: String? = nil,
+                user: ProcessIdentity? = nil) {
         self.executable = executable
         self.arguments = arguments
         self.environment = environment
         self.workingDirectory = workingDirectory
+        self.user = user
     }
 }
 
@@ -95,6 +100,13 @@ public final class ChildProcess: Sendable {
         }
         var platformOptions = PlatformOptions()
         platformOptions.createSession = true
+        if let user = command.user {
+            // Set in the forked child before exec: groups first, then gid, then uid. The exec as a
+            // non-root uid with an empty ambient set leaves the server no capability at all.
+            platformOptions.supplementaryGroups = []
+            platformOptions.groupID = gid_t(user.gid)
+            platformOptions.userID = uid_t(user.uid)
+        }
         platformOptions.teardownSequence = [
             .send(signal: .terminate, toProcessGroup: true, allowedDurationToNextStep: limits.shutdownGrace)
         ]

@@ -12,8 +12,10 @@ public enum InitSupervisor {
     private static let forwardedSignals = [SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2]
 
     /// Runs the supervisor and never returns when this process is PID 1 (unless
-    /// `MCP_BRIDGE_INIT=0`); returns immediately otherwise.
-    public static func takeOverIfPID1() {
+    /// `MCP_BRIDGE_INIT=0`); returns immediately otherwise. With a `front` identity and root,
+    /// the supervisor becomes that user with no capabilities once the bridge is started (the
+    /// bridge drops its own privileges; it needs root at exec to keep the few it needs).
+    public static func takeOverIfPID1(front: ProcessIdentity? = nil) {
         guard getpid() == 1, getenv("MCP_BRIDGE_INIT").map({ String(cString: $0) }) != "0" else { return }
         var handled = sigset_t()
         sigemptyset(&handled)
@@ -28,11 +30,21 @@ public enum InitSupervisor {
         posix_spawnattr_setsigdefault(&attributes, &handled)
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         var bridge: pid_t = 0
-        let spawned = posix_spawn(&bridge, "/proc/self/exe", nil, &attributes, CommandLine.unsafeArgv, environ)
+        // The resolved path, so the bridge's process name is mcp-bridge (not "exe") in ps and /proc.
+        let spawned = posix_spawn(&bridge, ownExecutable(), nil, &attributes, CommandLine.unsafeArgv, environ)
         posix_spawnattr_destroy(&attributes)
         guard spawned == 0 else {
             StandardError.write("mcp-bridge: as PID 1, could not start the bridge process: \(String(cString: strerror(spawned)))\n")
             exit(1)
+        }
+        if let front, getuid() == 0 {
+            do {
+                try Privileges.dropAll(to: front)
+            } catch {
+                StandardError.write("mcp-bridge: as PID 1, \(error)\n")
+                kill(bridge, SIGKILL)
+                exit(1)
+            }
         }
         while true {
             let received = sigwaitinfo(&handled, nil)
@@ -47,6 +59,13 @@ public enum InitSupervisor {
                 kill(bridge, received)
             }
         }
+    }
+
+    private static func ownExecutable() -> String {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        guard length > 0 else { return "/proc/self/exe" }
+        return String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// The shell convention: the exit code, or 128 + the signal number.

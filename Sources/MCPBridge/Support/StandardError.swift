@@ -5,8 +5,8 @@ import Musl
 #endif
 
 /// Unbuffered writes to file descriptor 2, safe from any thread.
-enum StandardError {
-    static func write(_ text: String) {
+public enum StandardError {
+    public static func write(_ text: String) {
         var text = text
         text.withUTF8 { bytes in
             guard let base = bytes.baseAddress else { return }

@@ -18,8 +18,8 @@ FROM ${BASE_IMAGE}
 # OS packages for the server (MCP_SERVER_PACKAGE, pinned: name=version), if any.
 ARG MCP_SERVER_PACKAGE
 RUN if [ -n "$MCP_SERVER_PACKAGE" ]; then apk add --no-cache $MCP_SERVER_PACKAGE; fi
-# pinggy tunnels run over plain OpenSSH.
-RUN apk add --no-cache openssh-client
+# pinggy tunnels run over plain OpenSSH (installed unless the base image has it).
+RUN command -v ssh >/dev/null || apk add --no-cache openssh-client
 COPY tunnel/ /etc/mcp-sandbox/tunnel/
 COPY --from=bridge /mcp-bridge /usr/local/bin/mcp-bridge
 # HOME on the tmpfs: the root filesystem is read-only at run time.

@@ -18,8 +18,8 @@ FROM ${BASE_IMAGE}
 # OS packages for the server (MCP_SERVER_PACKAGE, pinned: name=version), if any.
 ARG MCP_SERVER_PACKAGE
 RUN if [ -n "$MCP_SERVER_PACKAGE" ]; then apt-get update && apt-get install -y --no-install-recommends $MCP_SERVER_PACKAGE && rm -rf /var/lib/apt/lists/*; fi
-# pinggy tunnels run over plain OpenSSH.
-RUN apt-get update && apt-get install -y --no-install-recommends openssh-client && rm -rf /var/lib/apt/lists/*
+# pinggy tunnels run over plain OpenSSH (installed unless the base image has it).
+RUN command -v ssh >/dev/null || { apt-get update && apt-get install -y --no-install-recommends openssh-client && rm -rf /var/lib/apt/lists/*; }
 COPY tunnel/ /etc/mcp-sandbox/tunnel/
 COPY --from=bridge /mcp-bridge /usr/local/bin/mcp-bridge
 # HOME on the tmpfs: the root filesystem is read-only at run time.

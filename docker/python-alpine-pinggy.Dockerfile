@@ -28,8 +28,8 @@ RUN test -n "$MCP_SERVER_PACKAGE" || { echo "MCP_SERVER_PACKAGE build argument i
 FROM ${BASE_IMAGE}
 COPY --from=server /opt/mcp /opt/mcp
 ENV PATH=/opt/mcp/bin:$PATH PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
-# pinggy tunnels run over plain OpenSSH.
-RUN apk add --no-cache openssh-client
+# pinggy tunnels run over plain OpenSSH (installed unless the base image has it).
+RUN command -v ssh >/dev/null || apk add --no-cache openssh-client
 COPY tunnel/ /etc/mcp-sandbox/tunnel/
 COPY --from=bridge /mcp-bridge /usr/local/bin/mcp-bridge
 # HOME on the tmpfs: the root filesystem is read-only at run time.

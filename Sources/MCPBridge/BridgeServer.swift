@@ -48,7 +48,8 @@ public struct BridgeServer: Sendable {
                 // Shut down in reverse: sessions first (streams close), then HTTP, then sidecars.
                 services: configuration.sidecars.map {
                     // A sidecar's exit ends the bridge, but gracefully: children still walk the ladder.
-                    .init(service: SidecarService(argv: $0, logger: logger),
+                    .init(service: SidecarService(argv: $0, environment: configuration.sidecarEnvironment,
+                                                 secrets: configuration.sidecarSecrets, logger: logger),
                           successTerminationBehavior: .gracefullyShutdownGroup,
                           failureTerminationBehavior: .gracefullyShutdownGroup)
                 } + configuration.relays.map {

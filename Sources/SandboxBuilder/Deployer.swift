@@ -65,8 +65,13 @@ public struct Deployer: Sendable {
         if !["127.0.0.1", "::1", "localhost"].contains(spec.publishAddress), commands.publishesPort {
             print("warning: MCP_PUBLISH_ADDRESS=\(spec.publishAddress) publishes the endpoint beyond this machine")
         }
+        if !(await exists("volume", spec.secretsVolumeName)) {
+            try await client.capture(commands.createSecretsVolume)
+        }
+        // Written at every start, so a changed .env takes effect.
+        try await client.capture(commands.writeSecrets, standardInput: commands.secretsFile)
         let gVisor = try await RuntimeChoice.useGVisor(spec.containerRuntime, client: client)
-        try await client.capture(commands.run(useGVisor: gVisor), secrets: commands.secretEnvironment)
+        try await client.capture(commands.run(useGVisor: gVisor))
         try await waitUntilHealthy(timeout: timeout)
         if let ingress = commands.runIngress(useGVisor: gVisor) {
             try await client.capture(ingress)
@@ -125,7 +130,8 @@ public struct Deployer: Sendable {
             state:    {{.State.Status}}{{if .State.Health}} ({{.State.Health.Status}}){{end}} since {{.State.StartedAt}}
             image:    {{.Config.Image}}
             runtime:  {{.HostConfig.Runtime}}
-            user:     {{.Config.User}}  read-only root: {{.HostConfig.ReadonlyRootfs}}  caps dropped: {{.HostConfig.CapDrop}}
+            user:     front \(DeploymentSpec.containerUser) (bridge, \(spec.exposure == .local ? "" : "\(spec.exposure.rawValue), ")secrets), server \(DeploymentSpec.serverUser) (no capability)
+            caps:     dropped {{.HostConfig.CapDrop}}, kept {{.HostConfig.CapAdd}} (bridge only)  read-only root: {{.HostConfig.ReadonlyRootfs}}
             limits:   memory {{.HostConfig.Memory}} bytes, cpus {{.HostConfig.NanoCpus}} nano, pids {{.HostConfig.PidsLimit}}
             network:  {{.HostConfig.NetworkMode}}
             """
@@ -142,7 +148,9 @@ public struct Deployer: Sendable {
     /// The SHA-256 fingerprint of the certificate the nginx front serves, read inside the container.
     public func tlsFingerprint() async -> String? {
         guard spec.exposure == .nginx else { return nil }
-        let output = try? await client.capture(["docker", "exec", spec.containerName, "/etc/mcp-sandbox/nginx/fingerprint"])
+        // As the front user: the certificate's folder is the front's alone.
+        let output = try? await client.capture(["docker", "exec", "--user", DeploymentSpec.containerUser, spec.containerName,
+                                                "/etc/mcp-sandbox/nginx/fingerprint"])
         return output?.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
@@ -154,7 +162,7 @@ public struct Deployer: Sendable {
         for network in [spec.networkName, spec.internalNetworkName] where await exists("network", network) {
             try await client.capture(["docker", "network", "rm", network])
         }
-        for volume in [spec.volumeName, spec.ingressVolumeName] where await exists("volume", volume) {
+        for volume in [spec.volumeName, spec.ingressVolumeName, spec.secretsVolumeName] where await exists("volume", volume) {
             try await client.capture(["docker", "volume", "rm", volume])
         }
         if removeImage, await client.succeeds(["docker", "image", "inspect", spec.imageTag]) {

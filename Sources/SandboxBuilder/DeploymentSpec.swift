@@ -58,6 +58,10 @@ public struct DeploymentSpec: Sendable, Equatable {
     public var containerName: String { "mcp-\(name)" }
     public var networkName: String { "mcp-\(name)-net" }
     public var volumeName: String { "mcp-\(name)-tls" }
+    /// Holds the secrets file the bridge reads as root at start (root-owned, 0400, in a 0700 folder).
+    public var secretsVolumeName: String { "mcp-\(name)-secrets" }
+    public static let secretsDirectory = "/var/lib/mcp-sandbox/secrets"
+    public static var secretsFile: String { "\(secretsDirectory)/env" }
 
     // Without egress (MCP_NETWORK none or internal) Docker cannot publish a port of the server's
     // container, so a small ingress container on the deployment network publishes it and relays

@@ -29,11 +29,14 @@ public struct DockerClient: Sendable {
     }
 
     /// Runs `argv` and returns its standard output; throws with its error output when it fails.
+    /// `standardInput` is written to it (secrets travel that way, never in argv).
     @discardableResult
-    public func capture(_ argv: [String], secrets: [String: String] = [:], allowFailure: Bool = false) async throws -> String {
+    public func capture(_ argv: [String], secrets: [String: String] = [:], standardInput: [UInt8] = [],
+                        allowFailure: Bool = false) async throws -> String {
         let result = try await Subprocess.run(
             .name(argv[0]), arguments: Arguments(Array(argv.dropFirst())),
             environment: .inherit.updating(Self.keys(secrets)),
+            input: .array(standardInput),
             output: .string(limit: 16 << 20), error: .string(limit: 1 << 20))
         let output = result.standardOutput
         if !result.terminationStatus.isSuccess, !allowFailure {

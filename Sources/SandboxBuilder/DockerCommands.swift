@@ -8,8 +8,10 @@ public struct DockerCommands: Sendable {
 
     public init(spec: DeploymentSpec) { self.spec = spec }
 
-    /// The environment variables that carry secrets into the container. They are passed by
-    /// name (`--env NAME`), so their values live only in docker's own environment, never in argv.
+    /// The secrets of the container. They reach it in a file on the deployment's secrets volume
+    /// (see `writeSecrets`), never as container environment: `docker inspect` and every
+    /// `docker exec` (the health check too) would show those, and under some gVisor releases
+    /// the MCP server could read any process's start-up environment.
     public var secretEnvironment: [String: String] {
         var environment = spec.serverEnvironment
         environment["MCP_BRIDGE_TOKEN"] = spec.authToken
@@ -20,6 +22,29 @@ public struct DockerCommands: Sendable {
     }
 
     public var labels: [String] { [Self.managedLabel, Self.deploymentLabel(spec.name)] }
+
+    /// The secrets file's content: NUL-separated `NAME=VALUE` entries (values may span lines).
+    public var secretsFile: [UInt8] {
+        Array(secretEnvironment.keys.sorted().map { "\($0)=\(secretEnvironment[$0] ?? "")\0" }.joined().utf8)
+    }
+
+    public var createSecretsVolume: [String] { create(["volume", "create"], spec.secretsVolumeName) }
+
+    /// Writes `secretsFile` (given on standard input) into the secrets volume: a throwaway
+    /// container of the deployment's image, as root with no capability and no network, so the
+    /// file is root-owned, mode 0400, in a 0700 folder. Only the bridge, before it leaves root,
+    /// can read it; the values never touch argv, the container config or the host's disk
+    /// outside Docker's volume store.
+    public var writeSecrets: [String] {
+        var argv = ["docker", "run", "--rm", "--interactive", "--name", "\(spec.containerName)-secrets"]
+        for label in labels { argv += ["--label", label] }
+        return argv + [
+            "--cap-drop", "ALL", "--security-opt", "no-new-privileges", "--read-only", "--user", "0:0",
+            "--network", "none", "--pids-limit", "16", "--memory", "32m", "--log-driver", "none",
+            "--volume", "\(spec.secretsVolumeName):/secrets", "--entrypoint", "/bin/sh", spec.imageTag,
+            "-c", "umask 077 && cat > /secrets/env.new && chmod 0400 /secrets/env.new && mv -f /secrets/env.new /secrets/env && chmod 0700 /secrets",
+        ]
+    }
 
     public func build(contextDirectory: String) -> [String] {
         var argv = ["docker", "build", "--tag", spec.imageTag, "--file", "\(contextDirectory)/Dockerfile"]
@@ -112,11 +137,12 @@ public struct DockerCommands: Sendable {
                      "--volume", "\(spec.ingressVolumeName):\(DeploymentSpec.ingressDirectory)",
                      "--env", "MCP_BRIDGE_RELAY=unix:\(DeploymentSpec.ingressSocket),127.0.0.1:\(spec.containerPort)"]
         }
+        argv += ["--volume", "\(spec.secretsVolumeName):\(DeploymentSpec.secretsDirectory):ro",
+                 "--env", "MCP_BRIDGE_SECRETS_FILE=\(DeploymentSpec.secretsFile)"]
         if !spec.serverEnvironment.isEmpty {
             // Names only: the bridge passes exactly these (and a minimal base) to the server.
             argv += ["--env", "MCP_BRIDGE_PASS_ENV=\(spec.serverEnvironment.keys.sorted().joined(separator: ","))"]
         }
-        for name in secretEnvironment.keys.sorted() { argv += ["--env", name] }
         return argv + [spec.imageTag] + spec.command
     }
 

@@ -169,8 +169,9 @@ public struct NginxFront: Sendable {
         conf=${MCP_SANDBOX_NGINX_CONF:-\(paths.configFile)}
         umask 077
         mkdir -p "$run"
+        \(AcceptedTokens.secretsFromStandardInput(["MCP_BRIDGE_TOKEN", "MCP_BRIDGE_TOKENS"]))
 
-        # Accepted tokens, from the environment only, onto tmpfs.
+        # Accepted tokens onto tmpfs (front-only, mode 0600).
         : > "$run/tokens.conf.new"
         \(AcceptedTokens.shellLoop(#"printf '"Bearer %s" 1;\n' "$token" >> "$run/tokens.conf.new""#))
         if [ ! -s "$run/tokens.conf.new" ]; then

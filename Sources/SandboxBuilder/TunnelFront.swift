@@ -1,6 +1,6 @@
 /// Tunnel agents for `MCP_EXPOSE=pinggy` and `MCP_EXPOSE=ngrok`, started by mcp-bridge as its
-/// supervised sidecar. Secrets come from the environment and go into a config file on tmpfs,
-/// never into argv (container processes are visible in the host's /proc).
+/// supervised sidecar. Secrets come on standard input and go into a config file on the front's
+/// tmpfs, never into argv or an environment (container processes are visible in the host's /proc).
 public enum TunnelFront {
     /// pinggy over plain OpenSSH: the bearer keys (`k:`) make pinggy's edge demand
     /// `Authorization: Bearer <token>`, and the bridge checks the same token again.
@@ -13,9 +13,10 @@ public enum TunnelFront {
         dir=${MCP_SANDBOX_TUNNEL_DIR:-/run/mcp-sandbox/tunnel}
         umask 077
         mkdir -p "$dir"
+        \(AcceptedTokens.secretsFromStandardInput(["MCP_BRIDGE_TOKEN", "MCP_BRIDGE_TOKENS", "PINGGY_TOKEN"]))
         host=${PINGGY_HOST:-a.pinggy.io}
         # A pinggy access token gives a persistent address; +force replaces a stale tunnel.
-        user=${PINGGY_TOKEN:+$PINGGY_TOKEN+force@}$host
+        user=${PINGGY_TOKEN:+${PINGGY_TOKEN}+force@}$host
         keys=""
         \(AcceptedTokens.shellLoop(#"keys="$keys k:$token""#))
         [ -n "$keys" ] || { echo "mcp-sandbox: MCP_BRIDGE_TOKEN is empty; refusing to open a public tunnel" >&2; exit 1; }
@@ -48,6 +49,7 @@ public enum TunnelFront {
         dir=${MCP_SANDBOX_TUNNEL_DIR:-/run/mcp-sandbox/tunnel}
         umask 077
         mkdir -p "$dir"
+        \(AcceptedTokens.secretsFromStandardInput(["MCP_BRIDGE_TOKEN", "MCP_BRIDGE_TOKENS", "NGROK_AUTHTOKEN"]))
         : "${NGROK_AUTHTOKEN:?mcp-sandbox: NGROK_AUTHTOKEN is required (MCP_NGROK_AUTHTOKEN in .env)}"
         checks=""
         \(AcceptedTokens.shellLoop(#"checks="$checks${checks:+ || }v == 'Bearer $token'""#))

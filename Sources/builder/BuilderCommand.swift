@@ -187,10 +187,14 @@ extension BuilderCommand {
             case .run:
                 let commands = DockerCommands(spec: workspace.spec)
                 let gVisor = try await RuntimeChoice.useGVisor(workspace.spec.containerRuntime, client: DockerClient())
-                for argv in [commands.createNetwork, commands.createInternalNetwork, commands.createVolume, commands.createIngressVolume, commands.run(useGVisor: gVisor), commands.runIngress(useGVisor: gVisor)].compactMap({ $0 }) {
+                for argv in [commands.createNetwork, commands.createInternalNetwork, commands.createVolume, commands.createIngressVolume,
+                             commands.createSecretsVolume, commands.writeSecrets].compactMap({ $0 }) {
                     print(ShellQuoting.join(argv))
                 }
-                print("# secrets passed by name from builder's environment: \(commands.secretEnvironment.keys.sorted().joined(separator: " "))")
+                print("# ^ standard input: the secrets file (NUL-separated NAME=VALUE) for \(commands.secretEnvironment.keys.sorted().joined(separator: " "))")
+                for argv in [commands.run(useGVisor: gVisor), commands.runIngress(useGVisor: gVisor)].compactMap({ $0 }) {
+                    print(ShellQuoting.join(argv))
+                }
             case .nginx, .tunnel:
                 let files = FrontFiles(spec: workspace.spec).files.filter { $0.0.hasPrefix(what == .nginx ? "nginx/" : "tunnel/") }
                 guard !files.isEmpty else {

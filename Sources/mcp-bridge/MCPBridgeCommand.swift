@@ -113,15 +113,17 @@ struct MCPBridgeCommand: AsyncParsableCommand {
     /// The identity switch comes right after parsing, before anything starts a thread.
     static func main() async {
         do {
+            // The environment and the secrets file, read while still root.
+            let environment = try LaunchEnvironment.snapshot.get()
             let parsed = try parseAsRoot()
             guard var command = parsed as? MCPBridgeCommand else {
                 var other = parsed
                 try other.run()
                 return
             }
-            let environment = ProcessInfo.processInfo.environment
             let identities = try command.identities(environment: environment)
             InitSupervisor.takeOverIfPID1(front: identities.front)
+            LaunchEnvironment.scrub(keeping: environment)
             if command.healthcheck || command.version {
                 if let front = identities.front, Privileges.isRoot { try Privileges.dropAll(to: front) }
             } else {
@@ -129,8 +131,11 @@ struct MCPBridgeCommand: AsyncParsableCommand {
                 let child = command.isRelayOnly(environment: environment) ? nil : identities.child
                 try Privileges.prepare(front: identities.front, child: child)
             }
-            try await command.run()
+            try await command.run(environment: environment)
         } catch let failure as Privileges.Failure {
+            StandardError.write("mcp-bridge: \(failure)\n")
+            exit(withError: ExitCode(2))
+        } catch let failure as LaunchEnvironment.Failure {
             StandardError.write("mcp-bridge: \(failure)\n")
             exit(withError: ExitCode(2))
         } catch {
@@ -157,7 +162,7 @@ struct MCPBridgeCommand: AsyncParsableCommand {
 
     func validate() throws {
         if healthcheck || version { return }
-        let environment = ProcessInfo.processInfo.environment
+        let environment = (try? LaunchEnvironment.snapshot.get()) ?? ProcessInfo.processInfo.environment
         _ = try identities(environment: environment)
         if isRelayOnly(environment: environment) {
             _ = try relayRoutes(environment: environment)
@@ -183,6 +188,10 @@ struct MCPBridgeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        try await run(environment: try LaunchEnvironment.snapshot.get())
+    }
+
+    func run(environment: [String: String]) async throws {
         if version {
             print("mcp-bridge \(BridgeVersion.current)")
             return
@@ -190,7 +199,6 @@ struct MCPBridgeCommand: AsyncParsableCommand {
         if healthcheck {
             throw HealthProbe.isHealthy(port: port, path: "/readyz") ? ExitCode.success : ExitCode.failure
         }
-        let environment = ProcessInfo.processInfo.environment
         let level = logLevel
         switch logFormat {
         case .text:
@@ -260,6 +268,15 @@ struct MCPBridgeCommand: AsyncParsableCommand {
             }
         }
         configuration.relays = try relayRoutes(environment: environment)
+        // Sidecars (nginx, a tunnel agent) get the launch environment without any secret and
+        // without the server's own variables; their secrets arrive on standard input.
+        let clean = cleanEnv || environment["MCP_BRIDGE_CLEAN_ENV"] == "1"
+        let serverNames = clean ? Set(configuration.sessions.command.environment.keys).subtracting(ChildEnvironment.minimalBase) : []
+        configuration.sidecarEnvironment = environment.filter { !LaunchEnvironment.isSecret($0.key) && !serverNames.contains($0.key) }
+        configuration.sidecarSecrets = environment.filter { LaunchEnvironment.isSecret($0.key) }
+        for (name, value) in configuration.sidecarSecrets where value.contains(where: \.isNewline) {
+            throw ValidationError("\(name) holds a line break; secrets for sidecars are one line each.")
+        }
         configuration.basePath = basePath
         configuration.maximumMessageBytes = try size(maxMessageBytes, flag: "--max-message-bytes")
         configuration.jsonReplyWindow = try duration(jsonReplyWindow, flag: "--json-reply-window", minimum: .zero)

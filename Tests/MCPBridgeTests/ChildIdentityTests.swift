@@ -44,3 +44,24 @@ import Testing
         #expect(Privileges.childSwitchingCapabilities == 0xE0)
     }
 }
+
+@Suite struct LaunchEnvironmentTests {
+    @Test func theSecretsFileIsNULSeparatedAndKeepsLineBreaks() throws {
+        let bytes = Array("MCP_BRIDGE_TOKEN=abc\0API_KEY=line one\nline two=x\0\0".utf8)
+        #expect(try LaunchEnvironment.parseSecrets(bytes, path: "/s") == ["MCP_BRIDGE_TOKEN": "abc", "API_KEY": "line one\nline two=x"])
+    }
+
+    @Test(arguments: ["NOEQUALS\0", "=value\0", "A=1\0junk"])
+    func aMalformedEntryIsRefusedWithTheFileNamed(text: String) {
+        #expect(throws: LaunchEnvironment.Failure.self) { try LaunchEnvironment.parseSecrets(Array(text.utf8), path: "/s") }
+    }
+
+    @Test func onlyTheFrontsCredentialsCountAsSecrets() {
+        for name in ["MCP_BRIDGE_TOKEN", "MCP_BRIDGE_TOKENS", "NGROK_AUTHTOKEN", "PINGGY_TOKEN"] {
+            #expect(LaunchEnvironment.isSecret(name))
+        }
+        for name in ["NGROK_URL", "PINGGY_HOST", "MCP_SANDBOX_RUN_DIR", "API_KEY", "PATH", "MCP_BRIDGE_USER"] {
+            #expect(!LaunchEnvironment.isSecret(name))
+        }
+    }
+}

@@ -36,14 +36,26 @@ import Testing
         #expect(try commands().run(useGVisor: true).contains("runsc"))
     }
 
-    @Test func secretsTravelByNameOnly() throws {
+    @Test func secretsTravelInTheSecretsVolumeOnly() throws {
         let commands = try commands()
-        let argv = commands.run(useGVisor: false) + commands.build(contextDirectory: "/ctx")
-        #expect(value(after: "--env", in: argv).sorted() == ["API_KEY", "MCP_BRIDGE_PASS_ENV=API_KEY", "MCP_BRIDGE_TOKEN"])
+        let argv = commands.run(useGVisor: false) + commands.build(contextDirectory: "/ctx") + commands.writeSecrets
+        #expect(value(after: "--env", in: argv).sorted() == ["MCP_BRIDGE_PASS_ENV=API_KEY", "MCP_BRIDGE_SECRETS_FILE=/var/lib/mcp-sandbox/secrets/env"])
         for secret in commands.secretEnvironment.values {
             #expect(!argv.contains { $0.contains(secret) })
         }
         #expect(commands.secretEnvironment["MCP_BRIDGE_TOKEN"] == String(repeating: "a", count: 32))
+        #expect(value(after: "--volume", in: commands.run(useGVisor: false)).contains("mcp-time-secrets:/var/lib/mcp-sandbox/secrets:ro"))
+        // NUL-separated, so a multi-line value arrives whole.
+        let file = String(decoding: commands.secretsFile, as: UTF8.self)
+        #expect(file == "API_KEY=multi\nline \"secret\"\0MCP_BRIDGE_TOKEN=\(String(repeating: "a", count: 32))\0")
+    }
+
+    @Test func theSecretsWriterIsLockedDownAndLeavesARootOnlyFile() throws {
+        let argv = try commands().writeSecrets
+        #expect(value(after: "--cap-drop", in: argv) == ["ALL"] && value(after: "--cap-add", in: argv).isEmpty)
+        #expect(value(after: "--network", in: argv) == ["none"] && argv.contains("--rm") && argv.contains("--read-only"))
+        #expect(value(after: "--volume", in: argv) == ["mcp-time-secrets:/secrets"])
+        #expect(argv.last?.contains("chmod 0400 /secrets/env.new") == true && argv.last?.contains("chmod 0700 /secrets") == true)
     }
 
     @Test func theServerIsPassedExactlyItsOwnVariables() throws {

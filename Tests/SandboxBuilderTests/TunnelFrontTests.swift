@@ -18,12 +18,13 @@ import Testing
         #expect(try String(contentsOf: file, encoding: .utf8) == script, "tunnels/\(name)/start is stale: run the tests with UPDATE_GOLDEN=1")
     }
 
-    @Test func tunnelSecretsTravelByNameAndNoPortIsPublished() throws {
+    @Test func tunnelSecretsTravelInTheSecretsFileAndNoPortIsPublished() throws {
         let values = DeploymentSpecTests.valid.merging(["MCP_EXPOSE": "ngrok", "MCP_NGROK_AUTHTOKEN": "ngrok-secret-123"]) { $1 }
         let commands = DockerCommands(spec: try DeploymentSpec(environment: values))
         let argv = commands.run(useGVisor: false)
         #expect(!argv.contains("--publish"))
-        #expect(argv.contains("NGROK_AUTHTOKEN") && !argv.contains { $0.contains("ngrok-secret-123") })
+        #expect(!argv.contains { $0.contains("ngrok-secret-123") } && !commands.writeSecrets.contains { $0.contains("ngrok-secret-123") })
+        #expect(String(decoding: commands.secretsFile, as: UTF8.self).contains("NGROK_AUTHTOKEN=ngrok-secret-123\0"))
         #expect(commands.secretEnvironment["NGROK_AUTHTOKEN"] == "ngrok-secret-123")
         #expect(throws: DeploymentSpec.ProblemList.self) {
             try DeploymentSpec(environment: DeploymentSpecTests.valid.merging(["MCP_EXPOSE": "ngrok"]) { $1 })

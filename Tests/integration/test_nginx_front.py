@@ -47,7 +47,9 @@ class Front:
         (workdir / "conf" / "nginx.conf").write_text(config)
         subprocess.run(["chown", "-R", "10001:10001", str(workdir)], check=True)
         os.chmod(workdir, 0o755)
-        self.env = {"PATH": os.environ["PATH"], "MCP_BRIDGE_TOKEN": tokens, "MCP_BRIDGE_TOKENS": extra_tokens,
+        # Secrets on standard input, as mcp-bridge gives them to its sidecars; never in the environment.
+        self.secrets = f"MCP_BRIDGE_TOKEN={tokens}\nMCP_BRIDGE_TOKENS={extra_tokens}\n"
+        self.env = {"PATH": os.environ["PATH"],
                     "MCP_SANDBOX_RUN_DIR": str(workdir / "run"), "MCP_SANDBOX_TLS_DIR": str(workdir / "tls"),
                     "MCP_SANDBOX_USER_TLS_DIR": str(workdir / "user-tls"),
                     "MCP_SANDBOX_NGINX_CONF": str(workdir / "conf" / "nginx.conf")}
@@ -59,7 +61,9 @@ class Front:
         # As in the container, nginx's stdout is a pipe its own (unprivileged) user created:
         # nginx re-opens /dev/stdout for the access log, which a root-owned pipe would refuse.
         argv = self.as_container_user("sh", "-c", '"$0" 2>&1 | cat', str(NGINX / "start"))
-        self.proc = subprocess.Popen(argv, env=self.env, stdout=subprocess.PIPE, text=True, start_new_session=True)
+        self.proc = subprocess.Popen(argv, env=self.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, start_new_session=True)
+        self.proc.stdin.write(self.secrets)
+        self.proc.stdin.close()
         assert wait_until(self.listening, timeout=15), self.proc.stdout.read() if self.proc.poll() is not None else "not listening"
         return self
 
@@ -207,8 +211,17 @@ def test_rotation_accepts_every_listed_token(bridge_factory, workdir):
 
 def test_a_token_that_could_inject_configuration_is_refused(bridge, workdir):
     front = Front(workdir / "front", bridge.port, tokens='abc" 1; default 1; "x')
-    result = subprocess.run(front.as_container_user(str(NGINX / "start")), env=front.env, capture_output=True, text=True, timeout=20)
+    result = subprocess.run(front.as_container_user(str(NGINX / "start")), env=front.env, input=front.secrets,
+                            capture_output=True, text=True, timeout=20)
     assert result.returncode != 0 and "refusing it" in result.stderr
+
+
+def test_a_token_in_the_environment_is_ignored(bridge, workdir):
+    """Only standard input counts: an environment any process might read is never the source."""
+    front = Front(workdir / "front", bridge.port)
+    result = subprocess.run(front.as_container_user(str(NGINX / "start")), env={**front.env, "MCP_BRIDGE_TOKEN": TOKEN},
+                            input="", capture_output=True, text=True, timeout=20)
+    assert result.returncode != 0 and "MCP_BRIDGE_TOKEN is empty" in result.stderr
 
 
 @pytest.mark.parametrize("certificate", ["generated", "mounted"])
@@ -226,7 +239,7 @@ def test_nginx_t_accepts_every_rendered_variant(bridge, workdir, certificate, to
     (shim / "nginx").chmod(0o755)
     env = {**front.env, "PATH": f"{shim}:{front.env['PATH']}"}
     argv = front.as_container_user("sh", "-c", '"$0" 2>&1 | cat', str(NGINX / "start"))
-    result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=30)
+    result = subprocess.run(argv, env=env, input=front.secrets, capture_output=True, text=True, timeout=30)
     assert "syntax is ok" in result.stdout and "test is successful" in result.stdout, result.stdout
 
 

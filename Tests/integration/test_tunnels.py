@@ -14,16 +14,24 @@ TOKEN = "0123456789abcdef" * 4
 OLD = "fedcba9876543210" * 4
 
 
+SECRET_NAMES = ("MCP_BRIDGE_TOKEN", "MCP_BRIDGE_TOKENS", "PINGGY_TOKEN", "NGROK_AUTHTOKEN")
+
+
 def run_script(name: str, tmp_path: Path, env: dict) -> tuple[subprocess.CompletedProcess, Path]:
+    """Runs a start script as mcp-bridge runs a sidecar: secrets on standard input, the rest in
+    the environment."""
     shims = tmp_path / "bin"
     shims.mkdir()
     for program in ("ssh", "ngrok"):
         shim = shims / program
-        shim.write_text('#!/bin/sh\nprintf "%s\\n" "$0" "$@" > "$MCP_SANDBOX_TUNNEL_DIR/argv"\nexit 42\n')
+        shim.write_text('#!/bin/sh\nprintf "%s\\n" "$0" "$@" > "$MCP_SANDBOX_TUNNEL_DIR/argv"\nenv > "$MCP_SANDBOX_TUNNEL_DIR/env"\nexit 42\n')
         shim.chmod(shim.stat().st_mode | stat.S_IEXEC)
     tunnel_dir = tmp_path / "tunnel"
-    full_env = {"PATH": f"{shims}:/usr/bin:/bin", "MCP_SANDBOX_TUNNEL_DIR": str(tunnel_dir), **env}
-    result = subprocess.run([str(ROOT / "tunnels" / name / "start")], env=full_env, capture_output=True, text=True, timeout=20)
+    secrets = "".join(f"{key}={value}\n" for key, value in env.items() if key in SECRET_NAMES)
+    full_env = {"PATH": f"{shims}:/usr/bin:/bin", "MCP_SANDBOX_TUNNEL_DIR": str(tunnel_dir),
+                **{key: value for key, value in env.items() if key not in SECRET_NAMES}}
+    result = subprocess.run([str(ROOT / "tunnels" / name / "start")], env=full_env, input=secrets, capture_output=True,
+                            text=True, timeout=20)
     return result, tunnel_dir
 
 
@@ -62,3 +70,21 @@ def test_no_token_or_an_unsafe_token_refuses_to_open_a_tunnel(tmp_path, name):
     (tmp_path / "bin").rename(tmp_path / "bin-old")
     result, tunnel = run_script(name, tmp_path, {"MCP_BRIDGE_TOKEN": "bad token'\n", "NGROK_AUTHTOKEN": "x"})
     assert result.returncode != 0 and not (tunnel / "argv").exists()
+
+
+@pytest.mark.parametrize("name, secret", [("pinggy", "PINGGY_TOKEN"), ("ngrok", "NGROK_AUTHTOKEN")])
+def test_the_agent_starts_with_no_secret_in_its_environment(tmp_path, name, secret):
+    result, tunnel = run_script(name, tmp_path, {"MCP_BRIDGE_TOKEN": TOKEN, secret: "agent-secret-value-123"})
+    assert result.returncode == 42, result.stderr
+    environment = (tunnel / "env").read_text()
+    assert TOKEN not in environment and "agent-secret-value-123" not in environment
+
+
+@pytest.mark.parametrize("name", ["pinggy", "ngrok"])
+def test_tokens_in_the_environment_are_ignored(tmp_path, name):
+    shims = tmp_path / "bin"
+    shims.mkdir()
+    result = subprocess.run([str(ROOT / "tunnels" / name / "start")], input="", capture_output=True, text=True, timeout=20,
+                            env={"PATH": f"{shims}:/usr/bin:/bin", "MCP_SANDBOX_TUNNEL_DIR": str(tmp_path / "t"),
+                                 "MCP_BRIDGE_TOKEN": TOKEN, "NGROK_AUTHTOKEN": "x"})
+    assert result.returncode != 0 and ("MCP_BRIDGE_TOKEN is empty" in result.stderr or "NGROK_AUTHTOKEN is required" in result.stderr)

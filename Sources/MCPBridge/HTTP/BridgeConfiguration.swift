@@ -29,6 +29,10 @@ public struct BridgeConfiguration: Sendable {
     public var sessions: SessionManager.Configuration
     /// Processes supervised beside the bridge (argv each); the bridge exits if one does.
     public var sidecars: [[String]] = []
+    /// The sidecars' environment (no secret in it) and the secrets they get on standard input
+    /// instead, as `NAME=VALUE` lines (see `LaunchEnvironment`).
+    public var sidecarEnvironment: [String: String] = [:]
+    public var sidecarSecrets: [String: String] = [:]
     /// Byte relays run beside the bridge (see `RelayService`), e.g. a Unix socket to the front port.
     public var relays: [RelayRoute] = []
 

@@ -37,6 +37,8 @@ public enum InitSupervisor {
             StandardError.write("mcp-bridge: as PID 1, could not start the bridge process: \(String(cString: strerror(spawned)))\n")
             exit(1)
         }
+        // The bridge has its own copy now; the supervisor's start-up environment may hold secrets.
+        LaunchEnvironment.scrub(keeping: (try? LaunchEnvironment.snapshot.get()) ?? [:])
         if let front, getuid() == 0 {
             do {
                 try Privileges.dropAll(to: front)

@@ -15,10 +15,17 @@ public struct SidecarService: Service {
     }
 
     let argv: [String]
+    let environment: [String: String]
+    let secrets: [String: String]
     let logger: Logger
 
-    public init(argv: [String], logger: Logger) {
+    /// - Parameters:
+    ///   - environment: the sidecar's whole environment (it should hold no secret).
+    ///   - secrets: written to its standard input as `NAME=VALUE` lines, then stdin closes.
+    public init(argv: [String], environment: [String: String], secrets: [String: String] = [:], logger: Logger) {
         self.argv = argv
+        self.environment = environment
+        self.secrets = secrets
         var logger = logger
         logger[metadataKey: "sidecar"] = "\(argv.first ?? "?")"
         self.logger = logger
@@ -31,11 +38,16 @@ public struct SidecarService: Service {
         let platformOptions = options
         let executable: Executable = argv[0].contains("/") ? .path(FilePath(argv[0])) : .name(argv[0])
         let logger = self.logger
+        let environment = Environment.custom(Dictionary(uniqueKeysWithValues: self.environment.compactMap { key, value in
+            Environment.Key(rawValue: key).map { ($0, value) }
+        }))
+        let input = Array(secrets.keys.sorted().map { "\($0)=\(secrets[$0] ?? "")\n" }.joined().utf8)
         let status: TerminationStatus
         do {
             status = try await cancelWhenGracefulShutdown {
-            try await Subprocess.run(executable, arguments: Arguments(Array(argv.dropFirst())), platformOptions: platformOptions,
-                                     input: .none, output: .sequence, error: .sequence) { execution in
+            try await Subprocess.run(executable, arguments: Arguments(Array(argv.dropFirst())), environment: environment,
+                                     platformOptions: platformOptions,
+                                     input: .array(input), output: .sequence, error: .sequence) { execution in
                 logger.info("sidecar started", metadata: ["pid": "\(execution.processIdentifier.value)"])
                 await withTaskGroup(of: Void.self) { group in
                     group.addTask { await Self.log(execution.standardOutput, logger: logger) }

@@ -189,8 +189,27 @@ async def test_a_hostile_server_reaches_no_secret_and_no_front_process(hostile_d
     if deployment.exposure in ("pinggy", "ngrok"):
         assert "sleep" in names  # the stand-in agent
     for pid, entry in front.items():
-        for attempt in ("environ", "mem", "fd", "ptrace", "signal"):
+        for attempt in ("environ", "mem", "fd", "fd_reopen", "ptrace", "signal"):
             result = entry[attempt]
+            if attempt == "environ" and deployment.runtime == "runsc" and result["ok"]:
+                # This gVisor release lets any process read any /proc/PID/environ. What it shows
+                # must then be empty of everything: the bridge zeroes its start-up environment,
+                # and sidecars never get a secret in theirs (the scan below checks every byte).
+                shown = base64.b64decode(result["data"])
+                if entry["status"]["Name"] == "mcp-bridge":
+                    assert set(shown) <= {0}, f"PID {pid}: {shown[:200]!r}"
+                continue
+            if attempt == "fd" and deployment.runtime == "runsc" and result["ok"]:
+                # gVisor also lists /proc/PID/fd to anyone, but re-opening a descriptor checks the
+                # object's own permissions: the front's pipes, sockets and 0600 files stay shut.
+                for reopen in entry["fd_reopen"]["data"]:
+                    if reopen["read"]["ok"]:
+                        assert base64.b64decode(reopen["read"]["data"]) == b"", f"PID {pid} fd {reopen}"
+                    if reopen["write"]["ok"]:
+                        assert reopen["fd"] == "0", f"PID {pid} fd {reopen}"  # stdin is /dev/null
+                continue
+            if attempt == "fd_reopen" and deployment.runtime == "runsc" and entry["fd"]["ok"]:
+                continue  # checked just above
             assert not result["ok"], f"the server could {attempt} PID {pid} ({entry['status']['Name']}): {result}"
             assert result["errno"] in DENIED, f"{attempt} PID {pid}: {result}"
         # Every front process runs as the front user, with no capability but the bridge's three.

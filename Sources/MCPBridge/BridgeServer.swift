@@ -59,7 +59,29 @@ public struct BridgeServer: Sendable {
                 logger: logger
             )
         )
-        try await group.run()
+        do {
+            try await group.run()
+        } catch let error as IOError where error.errnoCode == EADDRINUSE || error.errnoCode == EACCES || error.errnoCode == EADDRNOTAVAIL {
+            throw ListenFailure(host: configuration.host, port: configuration.port, errnoCode: error.errnoCode)
+        }
+    }
+
+    /// The listening socket could not be opened: which address, why, and what to do.
+    public struct ListenFailure: Error, CustomStringConvertible {
+        public var host: String
+        public var port: Int
+        public var errnoCode: Int32
+
+        public var description: String {
+            let reason = String(cString: strerror(errnoCode))
+            let advice: String
+            switch errnoCode {
+            case EADDRINUSE: advice = "another process holds this port: stop it, or choose another with --port"
+            case EACCES: advice = "ports below 1024 need privileges: choose --port 1024 or higher"
+            default: advice = "this machine has no such address: check --host"
+            }
+            return "cannot listen on \(host):\(port): \(reason); \(advice)"
+        }
     }
 
     /// Relays only, no MCP server: the ingress container of a sandbox without a network.

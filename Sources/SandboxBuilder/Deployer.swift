@@ -70,7 +70,7 @@ public struct Deployer: Sendable {
         }
         // Written at every start, so a changed .env takes effect.
         try await client.capture(commands.writeSecrets, standardInput: commands.secretsFile)
-        let gVisor = try await RuntimeChoice.useGVisor(spec.containerRuntime, client: client)
+        let gVisor = try await RuntimeChoice.useGVisor(spec.containerRuntime, needsHostSockets: spec.usesIngressRelay, client: client)
         try await client.capture(commands.run(useGVisor: gVisor))
         try await waitUntilHealthy(timeout: timeout)
         if let ingress = commands.runIngress(useGVisor: gVisor) {
@@ -185,10 +185,17 @@ public enum Doctor {
             healthy = false
             print("✗ cannot reach the Docker engine: \(error)")
         }
-        if await RuntimeChoice.gVisorAvailable(client: client) {
-            print("✓ gVisor (runsc) is available: containers run under it")
+        let gVisor = await RuntimeChoice.gVisorArguments(client: client)
+        if let gVisor {
+            print("✓ gVisor (runsc) is registered with Docker (runtimeArgs: \(gVisor.joined(separator: " "))): MCP_CONTAINER_RUNTIME=auto uses it")
+            if gVisor.contains(where: { $0.hasSuffix("ignore-cgroups") }) {
+                print("– runsc runs with --ignore-cgroups: MCP_MEMORY, MCP_CPUS and MCP_PIDS are not enforced under gVisor")
+            }
+            if !RuntimeChoice.sharesHostSockets(gVisor) {
+                print("– runsc lacks --host-uds=all: MCP_NETWORK=none/internal deployments fall back to runc (auto) or fail (runsc)")
+            }
         } else {
-            print("– gVisor (runsc) is not installed: containers use runc (install gVisor for a stronger sandbox)")
+            print("– gVisor (runsc) is not registered with Docker: containers use runc (apt-get install runsc, then add it to /etc/docker/daemon.json)")
         }
         do {
             let workspace = try Workspace(envFile: envFile)

@@ -64,21 +64,47 @@ public enum ShellQuoting {
 /// Whether to run under gVisor: `auto` uses `runsc` when docker has it.
 public enum RuntimeChoice {
     public struct Unavailable: Error, CustomStringConvertible {
-        public var description: String { "MCP_CONTAINER_RUNTIME=runsc, but docker has no runsc runtime (see `builder doctor`)" }
+        public var description: String
+        public init(_ description: String = "MCP_CONTAINER_RUNTIME=runsc, but docker has no runsc runtime (see `builder doctor`)") {
+            self.description = description
+        }
+    }
+
+    /// How docker runs runsc: `nil` when it has no runsc runtime, else its runtime arguments.
+    public static func gVisorArguments(client: DockerClient) async -> [String]? {
+        guard let text = try? await client.capture(["docker", "info", "--format", "{{json .Runtimes}}"]),
+              let runtimes = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
+              let runsc = runtimes["runsc"] as? [String: Any]
+        else { return nil }
+        return (runsc["runtimeArgs"] as? [String]) ?? []
     }
 
     public static func gVisorAvailable(client: DockerClient) async -> Bool {
-        let runtimes = (try? await client.capture(["docker", "info", "--format", "{{json .Runtimes}}"])) ?? ""
-        return runtimes.contains("\"runsc\"")
+        await gVisorArguments(client: client) != nil
     }
 
-    public static func useGVisor(_ choice: DeploymentSpec.ContainerRuntime, client: DockerClient) async throws -> Bool {
-        switch choice {
-        case .runc: return false
-        case .auto: return await gVisorAvailable(client: client)
-        case .runsc:
-            guard await gVisorAvailable(client: client) else { throw Unavailable() }
-            return true
+    /// With MCP_NETWORK none or internal two gVisor sandboxes share a Unix socket through a
+    /// volume, which runsc allows only with host sockets enabled.
+    public static func sharesHostSockets(_ arguments: [String]) -> Bool {
+        arguments.contains { ["--host-uds=all", "-host-uds=all", "--host-uds=create", "-host-uds=create"].contains($0) }
+            && !arguments.contains { $0.hasSuffix("host-uds=none") }
+    }
+
+    public static func useGVisor(_ choice: DeploymentSpec.ContainerRuntime, needsHostSockets: Bool = false,
+                                 client: DockerClient) async throws -> Bool {
+        guard choice != .runc else { return false }
+        guard let arguments = await gVisorArguments(client: client) else {
+            if choice == .runsc { throw Unavailable() }
+            return false
         }
+        if needsHostSockets, !sharesHostSockets(arguments) {
+            let advice = "register runsc with \"runtimeArgs\": [..., \"--host-uds=all\"] in /etc/docker/daemon.json and reload dockerd"
+            if choice == .runsc {
+                throw Unavailable("MCP_NETWORK=none/internal under gVisor needs runsc to share Unix sockets: \(advice), or set MCP_CONTAINER_RUNTIME=runc")
+            }
+            print("warning: gVisor cannot share the ingress socket (no --host-uds=all); running under runc. To use gVisor: \(advice)")
+            return false
+        }
+        return true
     }
 }

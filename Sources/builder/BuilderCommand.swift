@@ -186,7 +186,8 @@ extension BuilderCommand {
                 print(image.context(for: workspace).dockerfile, terminator: "")
             case .run:
                 let commands = DockerCommands(spec: workspace.spec)
-                let gVisor = try await RuntimeChoice.useGVisor(workspace.spec.containerRuntime, client: DockerClient())
+                let gVisor = try await RuntimeChoice.useGVisor(workspace.spec.containerRuntime, needsHostSockets: workspace.spec.usesIngressRelay,
+                                                               client: DockerClient())
                 for argv in [commands.createNetwork, commands.createInternalNetwork, commands.createVolume, commands.createIngressVolume,
                              commands.createSecretsVolume, commands.writeSecrets].compactMap({ $0 }) {
                     print(ShellQuoting.join(argv))

@@ -24,7 +24,8 @@ struct MCPBridgeCommand: AsyncParsableCommand {
     @Option(help: "Address to listen on. A non-loopback address requires a token unless --allow-unauthenticated.")
     var host = "127.0.0.1"
 
-    @Option(help: "TCP port to listen on (0 picks a free port and logs it).")
+    // Unconditional, so `--port -1` reaches the range check instead of reading as a flag.
+    @Option(parsing: .unconditional, help: "TCP port to listen on (0 picks a free port and logs it).")
     var port = 8000
 
     @Option(help: ArgumentHelp("File holding the bearer token; one token per line accepts several (rotation).", valueName: "path"))
@@ -47,6 +48,9 @@ struct MCPBridgeCommand: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp("End a session after this long with no request and no open stream.", valueName: "duration"))
     var sessionIdleTimeout = "30m"
+
+    @Option(help: ArgumentHelp("End a session whose initialize has not completed this long after it began.", valueName: "duration"))
+    var initializeTimeout = "60s"
 
     @Option(help: ArgumentHelp("Largest request body and largest message the child may write.", valueName: "size"))
     var maxMessageBytes = "16MiB"
@@ -138,6 +142,9 @@ struct MCPBridgeCommand: AsyncParsableCommand {
         } catch let failure as LaunchEnvironment.Failure {
             StandardError.write("mcp-bridge: \(failure)\n")
             exit(withError: ExitCode(2))
+        } catch let failure as BridgeServer.ListenFailure {
+            StandardError.write("mcp-bridge: \(failure)\n")
+            exit(withError: ExitCode(1))
         } catch {
             exit(withError: error)
         }
@@ -283,6 +290,7 @@ struct MCPBridgeCommand: AsyncParsableCommand {
         configuration.keepAliveInterval = try duration(keepaliveInterval, flag: "--keepalive-interval", minimum: .milliseconds(100))
         configuration.sessions.maximumSessions = maxSessions
         configuration.sessions.idleTimeout = try duration(sessionIdleTimeout, flag: "--session-idle-timeout", minimum: .seconds(1))
+        configuration.sessions.initializeTimeout = try duration(initializeTimeout, flag: "--initialize-timeout", minimum: .seconds(1))
         configuration.sessions.session.streamBufferBytes = try size(streamBufferBytes, flag: "--stream-buffer-bytes")
         configuration.sessions.session.childLimits = ChildLimits(
             maximumMessageBytes: configuration.maximumMessageBytes,

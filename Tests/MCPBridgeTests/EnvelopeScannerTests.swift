@@ -127,5 +127,17 @@ import Testing
         #expect(prefix.withUnsafeBytes { EnvelopeScanner.peekID(inPrefix: $0) } == .string("req-9"))
         let noID = Array(#"{"jsonrpc":"2.0","result":{"big":"#.utf8)
         #expect(noID.withUnsafeBytes { EnvelopeScanner.peekID(inPrefix: $0) } == nil)
+        let error = Array(#"{"jsonrpc":"2.0","id":7,"error":{"code":-1,"message":"xxxx"#.utf8)
+        #expect(error.withUnsafeBytes { EnvelopeScanner.peekID(inPrefix: $0) } == .number("7"))
+    }
+
+    @Test(arguments: [
+        #"{"jsonrpc":"2.0","id":1,"method":"sampling/createMessage","params":{"messages":[{"content":"xxxx"#,  // a child's request
+        #"{"jsonrpc":"2.0","method":"sampling/createMessage","id":1,"result":{"x":"#,  // not a response either
+        #"{"jsonrpc":"2.0","id":1,"params":{"huge":"xxxx"#,  // cannot tell what it is
+    ])
+    func anIDIsNotRecoveredUnlessTheStartShowsAResponse(text: String) {
+        let prefix = Array(text.utf8)
+        #expect(prefix.withUnsafeBytes { EnvelopeScanner.peekID(inPrefix: $0) } == nil)
     }
 }

@@ -67,6 +67,9 @@ import Testing
         #expect(RequestGuards.constantTimeEqual(Array("abc".utf8), Array("abc".utf8)))
         #expect(!RequestGuards.constantTimeEqual(Array("abc".utf8), Array("abcd".utf8)))
         #expect(!RequestGuards.constantTimeEqual([], Array("a".utf8)))
+        // A length difference of 256 (or any multiple) must still count.
+        #expect(!RequestGuards.constantTimeEqual(Array("abc".utf8), Array("abc".utf8) + [UInt8](repeating: 0, count: 256)))
+        #expect(!RequestGuards.constantTimeEqual([], [UInt8](repeating: 0, count: 512)))
     }
 
     @Test(arguments: [

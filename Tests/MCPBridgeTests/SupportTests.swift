@@ -32,6 +32,10 @@ import Testing
         #expect(Quantities.duration("1.5") == .milliseconds(1500))
         #expect(Quantities.duration("-1") == nil)
         #expect(Quantities.duration("5 days") == nil)
+        // Values past the limit are refused instead of trapping on Int64 overflow.
+        #expect(Quantities.duration("99999999999999999999h") == nil)
+        #expect(Quantities.duration("315360001") == nil)
+        #expect(Quantities.duration("315360000") == Quantities.longestDuration)
     }
 }
 
@@ -40,6 +44,12 @@ import Testing
         let json = ByteBuffer(string: "{\"t\":\"a\u{2028}b\u{2029}c\u{85}d\"}")
         let event = String(buffer: SSEEncoding.messageEvent(json))
         #expect(event == "event: message\ndata: {\"t\":\"a\\u2028b\\u2029c\\u0085d\"}\n\n")
+    }
+
+    @Test func aRawCarriageReturnBetweenTokensCannotEndTheDataLine() {
+        let json = ByteBuffer(string: "{\"a\":1,\r\"b\":\r2}\r")
+        let event = String(buffer: SSEEncoding.messageEvent(json))
+        #expect(event == "event: message\ndata: {\"a\":1,\"b\":2}\n\n")
     }
 
     @Test func stdioLinesLoseOnlyTheirLineBreaks() {
@@ -125,5 +135,25 @@ import Testing
             Issue.record("expected the element")
             return
         }
+    }
+}
+
+@Suite struct LogBudgetTests {
+    @Test func aFloodIsCutToTheBurstThenTheRateAndTheDropsAreCounted() {
+        let start = ContinuousClock.now
+        var budget = LogBudget(bytesPerSecond: 1000, burstBytes: 3000, now: start)
+        var logged = 0
+        for _ in 0..<100 where budget.admit(100, now: start) != .drop { logged += 1 }
+        #expect(logged == 30)  // the burst
+        // Half a second later 500 bytes have come back: the next line is logged and reports the drops.
+        #expect(budget.admit(100, now: start + .milliseconds(500)) == .log(afterDroppingLines: 70, bytes: 7000))
+        #expect(budget.admit(100, now: start + .milliseconds(500)) == .log(afterDroppingLines: 0, bytes: 0))
+    }
+
+    @Test func theBucketNeverHoldsMoreThanTheBurst() {
+        let start = ContinuousClock.now
+        var budget = LogBudget(bytesPerSecond: 1000, burstBytes: 1000, now: start)
+        #expect(budget.admit(600, now: start + .seconds(3600)) != .drop)
+        #expect(budget.admit(600, now: start + .seconds(3600)) == .drop)
     }
 }

@@ -159,7 +159,11 @@ def test_the_token_is_in_no_image_layer_config_or_host_argv(deployment):
     assert "line one of a secret" not in history and "line one of a secret" not in image
     assert deployment.argv_leaks == []
     printed = deployment.builder(["print", "run"]).stdout
-    assert deployment.token not in printed and "--env MCP_BRIDGE_TOKEN" in printed
+    assert deployment.token not in printed and "--env MCP_BRIDGE_SECRETS_FILE=/var/lib/mcp-sandbox/secrets/env" in printed
+    # Nor in the container's configuration: docker inspect and every docker exec would show it.
+    container = docker("inspect", deployment.container).stdout
+    assert deployment.token not in container and "line one of a secret" not in container
+    assert deployment.token not in deployment.exec("env").stdout
     assert deployment.token not in deployment.builder(["status"]).stdout
 
 

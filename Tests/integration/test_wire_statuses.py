@@ -64,6 +64,12 @@ def test_wildcard_and_single_type_accept_headers_are_honoured(bridge, accept):
     assert reply.status_code == 200
 
 
+def test_a_client_that_accepts_only_sse_gets_sse_even_for_a_quick_answer(bridge):
+    reply = post(bridge, initialize_body(), accept="text/event-stream")
+    assert reply.status_code == 200 and reply.headers["content-type"] == "text/event-stream"
+    assert '"serverInfo"' in reply.text
+
+
 def test_get_stream_requires_event_stream_in_accept(bridge):
     session_id = raw_initialize(bridge.base)
     reply = httpx.get(bridge.mcp_url, headers={"Accept": "application/json", "Mcp-Session-Id": session_id})
@@ -198,10 +204,24 @@ def test_body_over_the_limit_is_413(bridge_factory):
     big = initialize_body()
     big["params"]["padding"] = "p" * 4096
     assert post(bridge, big).status_code == 413
-    session_id = raw_initialize(bridge.base)
-    legacy = httpx.post(bridge.base + "/message?sessionId=" + session_id, content=json.dumps(big),
-                        headers={"Content-Type": "application/json"})
-    assert legacy.status_code in (404, 413)
+    # The legacy endpoint, on a real legacy session (a Streamable session id would only get 404).
+    with httpx.Client(timeout=10) as client, client.stream("GET", bridge.sse_url) as stream:
+        lines = stream.iter_lines()
+        assert next(lines) == "event: endpoint"
+        url = bridge.base + next(lines)[len("data: "):]
+        legacy = client.post(url, content=json.dumps(big), headers={"Content-Type": "application/json"})
+        assert legacy.status_code == 413 and error_code(legacy) == -32000
+
+
+def test_a_chunked_body_over_the_limit_is_413_too(bridge_factory):
+    """No Content-Length: the limit must still be a 413, not a parse error."""
+    bridge = bridge_factory(args=["--max-message-bytes", "2KiB"])
+    big = initialize_body()
+    big["params"]["padding"] = "p" * 4096
+    body = json.dumps(big).encode()
+    reply = httpx.post(bridge.mcp_url, content=(body[i:i + 512] for i in range(0, len(body), 512)),
+                       headers={"Accept": ACCEPT_BOTH, "Content-Type": "application/json"})
+    assert reply.status_code == 413 and error_code(reply) == -32000
 
 
 def test_session_cap_answers_503_with_a_json_rpc_error(bridge_factory):

@@ -8,6 +8,7 @@ import NIOCore
 import NIOPosix
 import Subprocess
 import SystemPackage
+import Synchronization
 
 /// How to start the MCP server behind one session. Arguments are an argv array, never a shell string.
 public struct ChildCommand: Sendable, Equatable {
@@ -170,8 +171,18 @@ public final class ChildProcess: Sendable {
             }
             group.addTask {
                 try? await channels.stderr.executeThenClose { inbound, _ in
+                    // Rate-limited: the child is untrusted and its stderr lands in the bridge log.
+                    let budget = Mutex(LogBudget())
                     await LineFramer.forEachFrame(of: inbound, limit: 16 << 10, logger: logger) { frame in
-                        logger.info("child stderr", metadata: ["line": "\(frame.logText)"])
+                        switch budget.withLock({ $0.admit(frame.byteCount) }) {
+                        case .drop:
+                            break
+                        case .log(let lines, let bytes):
+                            if lines > 0 {
+                                logger.warning("child stderr over the log budget; lines dropped", metadata: ["lines": "\(lines)", "bytes": "\(bytes)"])
+                            }
+                            logger.info("child stderr", metadata: ["line": "\(frame.logText)"])
+                        }
                     }
                 }
             }

@@ -40,6 +40,14 @@ extension SubprocessOutputSequence.Buffer: ByteChunk {
 
 extension LineFramer.Frame {
     /// A frame as log text: the line, or the start of an oversized one.
+    /// The frame's size in bytes (an oversized line's full length).
+    var byteCount: Int {
+        switch self {
+        case .line(let line): return line.readableBytes
+        case .oversized(_, let length): return length
+        }
+    }
+
     var logText: String {
         switch self {
         case .line(let line): return String(buffer: line)

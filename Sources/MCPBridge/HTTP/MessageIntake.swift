@@ -20,11 +20,15 @@ enum MessageIntake {
         if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
             return .failure(Refusal(tooLarge(limit)))
         }
-        let body: ByteBuffer
+        // Collected by hand so that a chunked body (no Content-Length) over the limit is a 413
+        // like any other, whatever error the framework would raise.
+        var body = ByteBuffer()
         do {
-            body = try await request.collectBody(upTo: limit)
-        } catch let error as HTTPError where error.status == .contentTooLarge {
-            return .failure(Refusal(tooLarge(limit)))
+            for try await chunk in request.body {
+                guard chunk.readableBytes <= limit - body.readableBytes else { return .failure(Refusal(tooLarge(limit))) }
+                var chunk = chunk
+                body.writeBuffer(&chunk)
+            }
         } catch {
             return .failure(Refusal(Reply.jsonRPCError(.badRequest, code: .parseError, message: "Could not read the request body")))
         }

@@ -85,12 +85,14 @@ public struct RequestGuards: Sendable {
     }
 
     /// Compares without an early exit, so timing does not reveal how much of a token matched.
+    /// The whole length difference counts (not its low byte: a token plus 256 padding bytes
+    /// must not match).
     static func constantTimeEqual(_ lhs: [UInt8], _ rhs: [UInt8]) -> Bool {
-        var difference = UInt8(truncatingIfNeeded: lhs.count ^ rhs.count)
+        var difference = lhs.count ^ rhs.count
         for index in 0..<max(lhs.count, rhs.count) {
             let left = index < lhs.count ? lhs[index] : 0
             let right = index < rhs.count ? rhs[index] : 0
-            difference |= left ^ right
+            difference |= Int(left ^ right)
         }
         return difference == 0
     }

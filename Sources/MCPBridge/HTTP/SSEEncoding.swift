@@ -6,9 +6,10 @@ public enum SSEEncoding {
 
     /// `event: message` with the JSON text as its data.
     ///
-    /// A message line never holds CR or LF (JSON escapes them), but U+2028, U+2029 and U+0085
-    /// may appear raw inside strings and some SSE parsers split lines on them; they are
-    /// rewritten as JSON escapes, which leaves the decoded message unchanged.
+    /// A message line never holds LF (the framer splits on it) and JSON allows a raw CR only as
+    /// whitespace between tokens, where SSE would read it as a line end: it is dropped. U+2028,
+    /// U+2029 and U+0085 may appear raw inside strings and some SSE parsers split lines on them;
+    /// they are rewritten as JSON escapes. Neither changes the decoded message.
     public static func messageEvent(_ json: ByteBuffer) -> ByteBuffer {
         let prefix = "event: message\ndata: "
         var out = ByteBuffer()
@@ -28,6 +29,10 @@ public enum SSEEncoding {
                     out.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[start..<index]))
                     out.writeString("\\u0085")
                     index += 2
+                    start = index
+                } else if byte == 0x0D {
+                    out.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[start..<index]))
+                    index += 1
                     start = index
                 } else {
                     index += 1

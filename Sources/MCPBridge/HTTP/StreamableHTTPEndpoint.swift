@@ -76,7 +76,8 @@ struct StreamableHTTPEndpoint: Sendable {
             return Self.sessionNotFound
         }
         if stream.kind == .requestSSE {
-            return await streamOrReplyJSON(request: request, stream: stream, session: session, batch: intake.isBatch, headers: responseHeaders)
+            return await streamOrReplyJSON(request: request, stream: stream, session: session, batch: intake.isBatch,
+                                           allowJSON: accepted.json, headers: responseHeaders)
         }
         return await collectJSONResponses(request: request, stream: stream, session: session, batch: intake.isBatch, headers: responseHeaders)
     }
@@ -84,10 +85,12 @@ struct StreamableHTTPEndpoint: Sendable {
     /// Streams SSE, unless the POST's only answer arrives within the JSON reply window with
     /// nothing before it: then a plain JSON body is cheaper and escapes clients' SSE event
     /// size caps (mcp 2.x: 1 MiB). Anything streamed first (progress, logs, server requests)
-    /// or a slow answer keeps SSE, so streaming semantics are never lost.
-    private func streamOrReplyJSON(request: Request, stream: ClientStream, session: Session, batch: Bool, headers: HTTPFields) async -> Response {
+    /// or a slow answer keeps SSE, so streaming semantics are never lost. A client whose Accept
+    /// admits only SSE always gets SSE.
+    private func streamOrReplyJSON(request: Request, stream: ClientStream, session: Session, batch: Bool, allowJSON: Bool,
+                                   headers: HTTPFields) async -> Response {
         var preamble: ByteBuffer?
-        if !batch, configuration.jsonReplyWindow > .zero {
+        if !batch, allowJSON, configuration.jsonReplyWindow > .zero {
             switch await stream.queue.next(timeout: configuration.jsonReplyWindow) {
             case .element(.message(let message, endsStream: true)):
                 session.detach(stream)

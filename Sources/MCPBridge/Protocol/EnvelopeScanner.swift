@@ -65,14 +65,17 @@ public enum EnvelopeScanner {
         return (text, text.flatMap(ProtocolVersion.init(rawValue:)))
     }
 
-    /// The `id` of a message of which only the first bytes are known (an oversized line),
-    /// if it appears before the cut. Used to answer the request instead of leaving it hanging.
+    /// The `id` of a *response* of which only the first bytes are known (an oversized line),
+    /// if its id and its `result`/`error` key appear before the cut and no `method` does. Used to
+    /// answer the client's request instead of leaving it hanging; the id of a child's own request
+    /// names nothing of the client's, so it is never used.
     public static func peekID(inPrefix bytes: UnsafeRawBufferPointer) -> JSONRPCID? {
         var cursor = Cursor(bytes)
         var fields = Fields()
         cursor.skipWhitespace()
         guard cursor.peek() == UInt8(ascii: "{") else { return nil }
         do { try cursor.messageObject(into: &fields) } catch {}
+        guard fields.method == nil, fields.sawResult || fields.sawError else { return nil }
         return fields.id
     }
 }

@@ -51,6 +51,7 @@ public final class Session: Sendable {
         var ended = false
         var openStreams = 0
         var lastActivity = ContinuousClock.now
+        let created = ContinuousClock.now
     }
 
     public let id: String
@@ -151,6 +152,12 @@ public final class Session: Sendable {
     /// Records client activity for the idle reaper.
     public func touch() {
         state.withLock { $0.lastActivity = .now }
+    }
+
+    /// Whether the session was created more than `timeout` ago and has still not negotiated a
+    /// protocol version (its `initialize` never completed): it holds a session slot for nothing.
+    func neverInitialized(within timeout: Duration, now: ContinuousClock.Instant) -> Bool {
+        state.withLock { $0.negotiatedVersion == nil && now - $0.created > timeout }
     }
 
     /// Whether the session has had no open stream and no request for `timeout`.
@@ -326,16 +333,15 @@ public final class Session: Sendable {
                 if let token = envelope.progressToken, let stream = state.progressStreams[token] {
                     return .stream(stream, finishAfter: false)
                 }
-            case .notification where envelope.method == "notifications/cancelled":
-                if let id = envelope.referencedRequestID, let pending = state.pending[id], pending.stream.kind == .requestSSE {
-                    return .stream(pending.stream, finishAfter: false)
-                }
             default:
                 break
             }
             // Requests and log messages from the child almost always belong to a call in
-            // flight, so they prefer a POST stream; other notifications prefer the GET stream.
+            // flight, so they prefer a POST stream; so does a child's `notifications/cancelled`,
+            // which can only cancel one of the child's own requests (its id is in the child's id
+            // space, never the client's). Other notifications prefer the GET stream.
             let relatesToCall = envelope.kind == .request || envelope.method == "notifications/message"
+                || envelope.method == "notifications/cancelled"
             let oldestCall = state.requestStreams.first?.stream
             if let stream = relatesToCall ? (oldestCall ?? state.standalone) : (state.standalone ?? oldestCall) {
                 return .stream(stream, finishAfter: false)

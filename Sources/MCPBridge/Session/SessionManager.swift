@@ -14,6 +14,9 @@ public final class SessionManager: Service, Sendable {
         public var command: ChildCommand
         public var maximumSessions: Int = 100
         public var idleTimeout: Duration = .seconds(1800)
+        /// A session whose `initialize` has not completed within this is ended, so sessions
+        /// that never start cannot hold every `maximumSessions` slot for the idle timeout.
+        public var initializeTimeout: Duration = .seconds(60)
         public var session = SessionConfiguration()
 
         public init(command: ChildCommand) { self.command = command }
@@ -112,13 +115,17 @@ public final class SessionManager: Service, Sendable {
     }
 
     private func reapIdleSessions() async {
-        let interval = min(configuration.idleTimeout / 4, .seconds(30))
+        let interval = min(configuration.idleTimeout / 4, configuration.initializeTimeout / 4, .seconds(30))
         while await !stopping.wait(timeout: interval), !Task.isCancelled {
             let now = ContinuousClock.now
-            let idle = state.withLock { state in
-                state.sessions.values.filter { $0.isIdle(for: configuration.idleTimeout, now: now) }
+            let (idle, unstarted) = state.withLock { state in
+                (state.sessions.values.filter { $0.isIdle(for: configuration.idleTimeout, now: now) },
+                 state.sessions.values.filter { $0.neverInitialized(within: configuration.initializeTimeout, now: now) })
             }
             for session in idle { session.terminate(reason: "idle timeout") }
+            for session in unstarted where !idle.contains(where: { $0 === session }) {
+                session.terminate(reason: "initialize did not complete within the initialize timeout")
+            }
         }
     }
 }

@@ -17,7 +17,11 @@ public enum Quantities {
         return overflow ? nil : result
     }
 
-    /// A duration: a number of seconds, or with a suffix `ms`, `s`, `m`, `h`.
+    /// The longest duration accepted: ten years, far beyond any sensible timeout and far from
+    /// the nanosecond arithmetic's limits.
+    public static let longestDuration: Duration = .seconds(10 * 365 * 86_400)
+
+    /// A duration: a number of seconds, or with a suffix `ms`, `s`, `m`, `h`; at most `longestDuration`.
     public static func duration(_ text: String) -> Duration? {
         let lowered = text.lowercased().trimmingSpaces
         let number = lowered.prefix(while: { $0.isNumber || $0 == "." })
@@ -30,6 +34,7 @@ public enum Quantities {
         case "h": seconds = value * 3600
         default: return nil
         }
+        guard seconds <= Double(longestDuration.components.seconds) else { return nil }
         return .milliseconds(Int64((seconds * 1000).rounded()))
     }
 }

@@ -1,0 +1,74 @@
+"""Start-up errors that say what to do, and limits on what a child or a half-started session may
+cost: a busy port, a bad --port, the version, a flooding stderr, sessions whose initialize never
+completes."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+
+import httpx
+
+from conftest import ACCEPT_BOTH, BRIDGE, initialize_body, wait_until
+
+
+def run_bridge(*argv: str, timeout: float = 20) -> subprocess.CompletedProcess:
+    return subprocess.run([str(BRIDGE), *argv], capture_output=True, text=True, timeout=timeout)
+
+
+def test_a_busy_port_names_the_address_and_says_what_to_do():
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        result = run_bridge("--port", str(port), "--", "cat")
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use; another process holds this port" in result.stderr
+    assert "bind(descriptor" not in result.stderr
+
+
+def test_a_negative_port_is_a_range_error_not_a_missing_value():
+    result = run_bridge("--port", "-1", "--", "cat")
+    assert result.returncode != 0 and "--port must be between 0 and 65535" in result.stderr
+
+
+def test_huge_durations_are_refused_instead_of_trapping():
+    result = run_bridge("--session-idle-timeout", "99999999999999999999h", "--", "cat")
+    assert result.returncode == 64 and "--session-idle-timeout expects a duration" in result.stderr
+
+
+def test_version():
+    result = run_bridge("--version")
+    assert result.returncode == 0 and result.stdout.startswith("mcp-bridge ")
+
+
+def test_the_bridges_own_settings_cannot_be_given_to_the_child():
+    result = run_bridge("--env", "MCP_BRIDGE_X=1", "--", "cat")
+    assert result.returncode != 0 and "MCP_BRIDGE_X belongs to the bridge's front" in result.stderr
+
+
+def test_a_child_flooding_stderr_cannot_flood_the_bridge_log(bridge_factory):
+    # 20 MiB of stderr lines, then a normal MCP answer is never needed: the session just starts.
+    flood = ("import sys\nline = 'x' * 1000 + '\\n'\nfor _ in range(20 * 1024):\n    sys.stderr.write(line)\n"
+             "sys.stderr.flush()\nsys.stdin.read()\n")
+    bridge = bridge_factory(child=[sys.executable, "-c", flood])
+    with httpx.Client(timeout=5) as client:
+        try:
+            client.post(bridge.mcp_url, json=initialize_body(), headers={"Accept": ACCEPT_BOTH}, timeout=2)
+        except httpx.HTTPError:
+            pass  # the child never answers initialize; it only floods
+    assert bridge.wait_for_log("lines dropped", timeout=20), bridge.log[-2000:]
+    logged = len(bridge.log.encode())
+    assert logged < 2 << 20, f"{logged} bytes of bridge log for 20 MiB of child stderr"
+
+
+def test_sessions_whose_initialize_never_completes_are_reaped_and_free_their_slot(bridge_factory):
+    silent = [sys.executable, "-c", "import sys\nsys.stdin.read()\n"]  # never answers initialize
+    bridge = bridge_factory(child=silent, args=["--max-sessions", "1", "--initialize-timeout", "2s", "--json-reply-window", "1s"])
+    first = httpx.post(bridge.mcp_url, json=initialize_body(), headers={"Accept": "application/json"}, timeout=30)
+    assert bridge.wait_for_log("initialize did not complete within the initialize timeout", timeout=15), bridge.log[-2000:]
+    assert first.status_code in (200, 500, 502, 504)  # answered, with an error, once the session ended
+    # The slot is free again: a new session can start (and is reaped the same way).
+    assert wait_until(lambda: httpx.post(bridge.mcp_url, json=initialize_body(), headers={"Accept": ACCEPT_BOTH},
+                                         timeout=10).status_code != 503, timeout=15)

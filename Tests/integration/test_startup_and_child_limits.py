@@ -5,6 +5,7 @@ completes."""
 from __future__ import annotations
 
 import socket
+import struct
 import subprocess
 import sys
 
@@ -72,3 +73,39 @@ def test_sessions_whose_initialize_never_completes_are_reaped_and_free_their_slo
     # The slot is free again: a new session can start (and is reaped the same way).
     assert wait_until(lambda: httpx.post(bridge.mcp_url, json=initialize_body(), headers={"Accept": ACCEPT_BOTH},
                                          timeout=10).status_code != 503, timeout=15)
+
+
+def children_of(pid: int) -> list[int]:
+    from pathlib import Path
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().split(") ")[1].split()[1]) == pid:
+                    found.append(int(entry.name))
+            except OSError:
+                pass
+    return found
+
+
+def test_a_client_gone_before_the_sse_head_does_not_pin_its_session(bridge_factory):
+    """The answer is slower than the JSON reply window, so the SSE head is written only after the
+    client has left: the stream must still be detached, so the session idles out and its child ends."""
+    import json
+    from conftest import raw_initialize
+
+    bridge = bridge_factory(args=["--json-reply-window", "300ms", "--session-idle-timeout", "2s"])
+    session_id = raw_initialize(bridge.base)
+    assert wait_until(lambda: len(children_of(bridge.proc.pid)) == 1, timeout=10)
+    body = json.dumps({"jsonrpc": "2.0", "id": 5, "method": "tools/call",
+                       "params": {"name": "slow_echo", "arguments": {"text": "late", "delay": 1.5}}}).encode()
+    with socket.create_connection(("127.0.0.1", bridge.port)) as sock:
+        # Linger 0: closing resets the connection, so the bridge's channel is already closed when
+        # it writes the head (a plain FIN would let that first write succeed).
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.sendall(b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                     b"Accept: application/json, text/event-stream\r\nMcp-Session-Id: " + session_id.encode() +
+                     b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+    # Gone. After the window the bridge writes the head into a closed connection.
+    assert wait_until(lambda: children_of(bridge.proc.pid) == [], timeout=20), bridge.log[-3000:]
+    assert bridge.wait_for_log("idle timeout", timeout=5), bridge.log[-3000:]

@@ -20,15 +20,14 @@ enum MessageIntake {
         if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
             return .failure(Refusal(tooLarge(limit)))
         }
-        // Collected by hand so that a chunked body (no Content-Length) over the limit is a 413
-        // like any other, whatever error the framework would raise.
-        var body = ByteBuffer()
+        let body: ByteBuffer
         do {
-            for try await chunk in request.body {
-                guard chunk.readableBytes <= limit - body.readableBytes else { return .failure(Refusal(tooLarge(limit))) }
-                var chunk = chunk
-                body.writeBuffer(&chunk)
-            }
+            body = try await request.collectBody(upTo: limit)
+        } catch let error as HTTPError where error.status == .contentTooLarge {
+            return .failure(Refusal(tooLarge(limit)))
+        } catch is NIOTooManyBytesError {
+            // A chunked body (no Content-Length) over the limit ends here: a 413 like any other.
+            return .failure(Refusal(tooLarge(limit)))
         } catch {
             return .failure(Refusal(Reply.jsonRPCError(.badRequest, code: .parseError, message: "Could not read the request body")))
         }
@@ -63,8 +62,12 @@ enum SSEResponder {
     ) -> Response {
         var headers = Reply.sseHeaders
         headers.append(contentsOf: extra)
+        // If the client is gone before the head is written, the framework never runs the body:
+        // the lease then detaches the stream when the response is dropped, so the session's open
+        // stream count still returns to zero and idle reaping still happens.
+        let lease = StreamLease(session: session, stream: stream)
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-            defer { session.detach(stream) }
+            defer { lease.release() }
             try await request.body.consumeWithCancellationOnInboundClose { _ in
                 if let preamble { try await writer.write(preamble) }
                 while true {

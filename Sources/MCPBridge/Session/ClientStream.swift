@@ -25,6 +25,12 @@ public final class ClientStream: Sendable {
     public let id: Int
     public let kind: Kind
     public let queue: BoundedQueue<Event>
+    private let detached = Atomic<Bool>(false)
+
+    /// True exactly once: the first caller detaches the stream from its session.
+    func claimDetach() -> Bool {
+        detached.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
+    }
 
     public init(kind: Kind, bufferBytes: Int) {
         self.id = Self.counter.wrappingAdd(1, ordering: .relaxed).newValue

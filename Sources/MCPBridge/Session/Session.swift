@@ -223,7 +223,9 @@ public final class Session: Sendable {
     /// Called when an HTTP response stream ends, normally or because the client left.
     /// Requests still unanswered on it stay running in the child (a disconnect is not a
     /// cancellation, SH-10); their responses are dropped when they arrive.
+    /// Idempotent: a stream may be detached by its response body and again by its lease.
     public func detach(_ stream: ClientStream) {
+        guard stream.claimDetach() else { return }
         stream.queue.close()
         state.withLock { state in
             state.openStreams -= 1

@@ -13,9 +13,13 @@ public struct Deployer: Sendable {
         public var description: String
     }
 
+    private func inspect(_ kind: DockerObject.Kind, _ name: String) async -> DockerObject? {
+        guard let json = try? await client.capture(["docker", kind.rawValue, "inspect", name]) else { return nil }
+        return DockerObject(kind: kind, name: name, json: json)
+    }
+
     private func state(of container: String? = nil) async -> String? {
-        let output = try? await client.capture(["docker", "container", "inspect", "--format", "{{.State.Status}}", container ?? spec.containerName])
-        return output?.trimmingCharacters(in: .whitespacesAndNewlines)
+        await inspect(.container, container ?? spec.containerName)?.status
     }
 
     /// The deployment's containers: the server, then (MCP_NETWORK none or internal) its ingress.
@@ -26,54 +30,89 @@ public struct Deployer: Sendable {
     /// Every container the deployment may have, whatever MCP_NETWORK says now: an ingress left
     /// from an earlier mode would still hold the published port.
     private var everyContainerName: [String] { [spec.containerName, spec.ingressContainerName] }
+    private var everyNetworkName: [String] { [spec.networkName, spec.internalNetworkName] }
+    private var everyVolumeName: [String] { [spec.volumeName, spec.ingressVolumeName, spec.secretsVolumeName] }
 
-    private func exists(_ kind: String, _ name: String) async -> Bool {
-        await client.succeeds(["docker", kind, "inspect", name])
+    private func exists(_ kind: DockerObject.Kind, _ name: String) async -> Bool {
+        await inspect(kind, name) != nil
     }
 
+    /// Refuses to touch an object of that name that mcp-sandbox did not make for this deployment.
+    private func ensureOurs(_ kind: DockerObject.Kind, _ name: String) async throws {
+        guard let object = await inspect(kind, name), !object.belongs(to: spec.name) else { return }
+        throw Failure(description: "a \(kind.rawValue) named \(name) exists but was not made by mcp-sandbox for deployment \(spec.name) (no org.mcp-sandbox labels); builder will not replace or remove it. Remove or rename it yourself, or change MCP_NAME in \(workspace.envFile.lastPathComponent)")
+    }
+
+    /// Limits the host cannot give are refused before anything is created.
+    private func checkHostCapacity() async throws {
+        guard let text = try? await client.capture(["docker", "info", "--format", "{{json .}}"]),
+              let info = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else { return }
+        let file = workspace.envFile.lastPathComponent
+        if let cpus = info["NCPU"] as? Int, let wanted = Double(spec.cpus), wanted > Double(cpus) {
+            throw Failure(description: "MCP_CPUS=\(spec.cpus) in \(file) is more than the \(cpus) CPUs of this Docker host; set MCP_CPUS to at most \(cpus)")
+        }
+        if let total = info["MemTotal"] as? Int64 ?? (info["MemTotal"] as? Int).map(Int64.init), spec.memoryBytes > total {
+            throw Failure(description: "MCP_MEMORY=\(spec.memory) in \(file) is more than the \(total >> 20) MiB of memory of this Docker host; set MCP_MEMORY to at most \(total >> 20)m")
+        }
+    }
+
+    /// Starts the deployment, or leaves nothing behind that this call created.
     public func start(timeout: Duration) async throws {
         guard await client.succeeds(["docker", "image", "inspect", spec.imageTag]) else {
             throw Failure(description: "no image \(spec.imageTag) yet: run `builder build` first")
         }
+        try await checkHostCapacity()
         var running: Set<String> = []
         var present: [String] = []
         for name in everyContainerName {
-            guard let state = await state(of: name) else { continue }
+            guard let object = await inspect(.container, name) else { continue }
+            guard object.belongs(to: spec.name) else { try await ensureOurs(.container, name); continue }
             present.append(name)
-            if state == "running" { running.insert(name) }
+            if object.status == "running" { running.insert(name) }
         }
         if Set(present) == Set(containerNames), running == Set(containerNames) {
             print("\(spec.containerName) is already running.")
             try await status()
             return
         }
+        for name in everyNetworkName { try await ensureOurs(.network, name) }
+        for name in everyVolumeName { try await ensureOurs(.volume, name) }
         for name in present {
             try await client.capture(["docker", "rm", "--force", name])
         }
-        if !(await exists("network", spec.networkName)) {
-            try await client.capture(commands.createNetwork)
+        var created: [(DockerObject.Kind, String)] = []
+        do {
+            try await launch(timeout: timeout, created: &created)
+        } catch {
+            await rollBack(created)
+            throw error
         }
-        if let create = commands.createInternalNetwork, !(await exists("network", spec.internalNetworkName)) {
-            try await client.capture(create)
+    }
+
+    private func launch(timeout: Duration, created: inout [(DockerObject.Kind, String)]) async throws {
+        func make(_ kind: DockerObject.Kind, _ name: String, _ argv: [String]?) async throws {
+            guard let argv, !(await exists(kind, name)) else { return }
+            try await client.capture(argv)
+            created.append((kind, name))
         }
-        if let create = commands.createVolume, !(await exists("volume", spec.volumeName)) {
-            try await client.capture(create)
-        }
-        if let create = commands.createIngressVolume, !(await exists("volume", spec.ingressVolumeName)) {
-            try await client.capture(create)
-        }
+        try await make(.network, spec.networkName, commands.createNetwork)
+        try await make(.network, spec.internalNetworkName, commands.createInternalNetwork)
+        try await make(.volume, spec.volumeName, commands.createVolume)
+        try await make(.volume, spec.ingressVolumeName, commands.createIngressVolume)
+        try await make(.volume, spec.secretsVolumeName, commands.createSecretsVolume)
+        // Written at every start, so a changed .env takes effect.
+        try await client.capture(commands.writeSecrets, standardInput: commands.secretsFile)
         if !["127.0.0.1", "::1", "localhost"].contains(spec.publishAddress), commands.publishesPort {
             print("warning: MCP_PUBLISH_ADDRESS=\(spec.publishAddress) publishes the endpoint beyond this machine")
         }
-        if !(await exists("volume", spec.secretsVolumeName)) {
-            try await client.capture(commands.createSecretsVolume)
-        }
-        // Written at every start, so a changed .env takes effect.
-        try await client.capture(commands.writeSecrets, standardInput: commands.secretsFile)
         let gVisor = try await RuntimeChoice.useGVisor(spec.containerRuntime, needsHostSockets: spec.usesIngressRelay, client: client)
+        // Listed before it runs: a `docker run` that fails to start (a taken port) leaves a
+        // created container behind.
+        created.append((.container, spec.containerName))
         try await client.capture(commands.run(useGVisor: gVisor))
         try await waitUntilHealthy(timeout: timeout)
         if let ingress = commands.runIngress(useGVisor: gVisor) {
+            created.append((.container, spec.ingressContainerName))
             try await client.capture(ingress)
             try await waitUntilIngressRuns()
         }
@@ -85,15 +124,28 @@ public struct Deployer: Sendable {
         }
     }
 
+    /// Removes what a failed `start` created, newest first; reports what it could not.
+    private func rollBack(_ created: [(DockerObject.Kind, String)]) async {
+        var removed: [String] = []
+        for (kind, name) in created.reversed() {
+            let argv = kind == .container ? ["docker", "rm", "--force", name] : ["docker", kind.rawValue, "rm", name]
+            if (try? await client.capture(argv)) != nil {
+                removed.append(name)
+            } else if await exists(kind, name) {
+                print("warning: could not remove \(kind.rawValue) \(name) after the failed start; remove it with: docker \(kind == .container ? "" : kind.rawValue + " ")rm \(name)")
+            }
+        }
+        if !removed.isEmpty { print("Rolled back: removed \(removed.joined(separator: ", ")).") }
+    }
+
     private func waitUntilHealthy(timeout: Duration) async throws {
         let deadline = ContinuousClock.now + timeout
         var last = ""
         while ContinuousClock.now < deadline {
-            last = (try? await client.capture(["docker", "inspect", "--format",
-                "{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}", spec.containerName]))?
-                .trimmingCharacters(in: .whitespacesAndNewlines) ?? "missing"
+            let object = await inspect(.container, spec.containerName)
+            last = object.map { [$0.status, $0.health].compactMap { $0 }.joined(separator: " ") } ?? "missing"
             if last == "running healthy" { return }
-            if last.hasPrefix("exited") || last.hasPrefix("dead") || last.hasSuffix("unhealthy") || last == "missing" { break }
+            if last.hasPrefix("exited") || last.hasPrefix("dead") || last.hasPrefix("created") || last.hasSuffix("unhealthy") || last == "missing" { break }
             try await Task.sleep(for: .milliseconds(500))
         }
         let logs = await client.captureAll(["docker", "logs", "--tail", "30", spec.containerName])
@@ -114,6 +166,7 @@ public struct Deployer: Sendable {
         var stopped: [String] = []
         // The ingress first, so no client reaches a server that is going away.
         for name in everyContainerName.reversed() where await state(of: name) != nil {
+            try await ensureOurs(.container, name)
             try await client.capture(["docker", "stop", "--time", "10", name])
             try await client.capture(["docker", "rm", name])
             stopped.append(name)
@@ -121,28 +174,32 @@ public struct Deployer: Sendable {
         print(stopped.isEmpty ? "\(spec.containerName) is not running." : "Stopped and removed \(stopped.joined(separator: " and ")).")
     }
 
+    /// Works whatever state the deployment is in: missing, created, running, unhealthy, exited.
     public func status() async throws {
-        guard await state() != nil else {
+        guard let object = await inspect(.container, spec.containerName) else {
             print("\(spec.name): not running (image \(await client.succeeds(["docker", "image", "inspect", spec.imageTag]) ? "built" : "not built"))")
             return
         }
         let format = """
-            state:    {{.State.Status}}{{if .State.Health}} ({{.State.Health.Status}}){{end}} since {{.State.StartedAt}}
             image:    {{.Config.Image}}
-            runtime:  {{.HostConfig.Runtime}}
-            user:     front \(DeploymentSpec.containerUser) (bridge, \(spec.exposure == .local ? "" : "\(spec.exposure.rawValue), ")secrets), server \(DeploymentSpec.serverUser) (no capability)
-            caps:     dropped {{.HostConfig.CapDrop}}, kept {{.HostConfig.CapAdd}} (bridge only)  read-only root: {{.HostConfig.ReadonlyRootfs}}
             limits:   memory {{.HostConfig.Memory}} bytes, cpus {{.HostConfig.NanoCpus}} nano, pids {{.HostConfig.PidsLimit}}
+            caps:     dropped {{.HostConfig.CapDrop}}, kept {{.HostConfig.CapAdd}} (bridge only)  read-only root: {{.HostConfig.ReadonlyRootfs}}
             network:  {{.HostConfig.NetworkMode}}
             """
         print("\(spec.name):")
-        print(try await client.capture(["docker", "inspect", "--format", format, spec.containerName]), terminator: "")
+        let health = object.health.map { " (\($0))" } ?? ""
+        print("state:    \(object.status ?? "unknown")\(health)\(object.startedAt.map { " since \($0)" } ?? "")")
+        print("runtime:  \(object.runtime.flatMap { $0.isEmpty ? nil : $0 } ?? "runc")")
+        print("user:     front \(DeploymentSpec.containerUser) (bridge\(spec.exposure == .local ? "" : ", \(spec.exposure.rawValue)"), secrets), server \(DeploymentSpec.serverUser) (no capability)")
+        if let details = try? await client.capture(["docker", "inspect", "--format", format, spec.containerName]) {
+            print(details, terminator: "")
+        }
         if spec.usesIngressRelay {
             let ingress = await state(of: spec.ingressContainerName) ?? "missing"
             print("ingress:  \(spec.ingressContainerName) \(ingress) (relays the published port to the server's socket)")
         }
         if let endpoint = commands.endpoint { print("endpoint: \(endpoint)") }
-        if let fingerprint = await tlsFingerprint() { print("tls sha256: \(fingerprint)") }
+        if object.status == "running", let fingerprint = await tlsFingerprint() { print("tls sha256: \(fingerprint)") }
     }
 
     /// The SHA-256 fingerprint of the certificate the nginx front serves, read inside the container.
@@ -154,22 +211,34 @@ public struct Deployer: Sendable {
         return output?.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// Removes every container, network and volume of the deployment that exists and is ours,
+    /// and its generated files; says exactly what it removed.
     public func down(removeImage: Bool) async throws {
-        // Every name this deployment may have used, whatever MCP_NETWORK says now.
-        for name in everyContainerName.reversed() {
-            _ = try? await client.capture(["docker", "rm", "--force", name])
+        for name in everyContainerName { try await ensureOurs(.container, name) }
+        for name in everyNetworkName { try await ensureOurs(.network, name) }
+        for name in everyVolumeName { try await ensureOurs(.volume, name) }
+        var removed: [String] = []
+        for name in everyContainerName.reversed() where await exists(.container, name) {
+            try await client.capture(["docker", "rm", "--force", name])
+            removed.append("container \(name)")
         }
-        for network in [spec.networkName, spec.internalNetworkName] where await exists("network", network) {
+        for network in everyNetworkName where await exists(.network, network) {
             try await client.capture(["docker", "network", "rm", network])
+            removed.append("network \(network)")
         }
-        for volume in [spec.volumeName, spec.ingressVolumeName, spec.secretsVolumeName] where await exists("volume", volume) {
+        for volume in everyVolumeName where await exists(.volume, volume) {
             try await client.capture(["docker", "volume", "rm", volume])
+            removed.append("volume \(volume)")
         }
         if removeImage, await client.succeeds(["docker", "image", "inspect", spec.imageTag]) {
             try await client.capture(["docker", "image", "rm", spec.imageTag])
+            removed.append("image \(spec.imageTag)")
         }
-        try? FileManager.default.removeItem(at: workspace.stateDirectory)
-        print("Removed \(spec.containerName), its network, volumes and generated files\(removeImage ? ", and the image" : "").")
+        if FileManager.default.fileExists(atPath: workspace.stateDirectory.path) {
+            try? FileManager.default.removeItem(at: workspace.stateDirectory)
+            removed.append("generated files \(workspace.stateDirectory.path)")
+        }
+        print(removed.isEmpty ? "Nothing to remove for \(spec.name)." : "Removed \(removed.joined(separator: ", ")).")
     }
 }
 

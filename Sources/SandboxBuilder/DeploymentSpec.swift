@@ -54,6 +54,16 @@ public struct DeploymentSpec: Sendable, Equatable {
     public static let bridgePort = 8000
     public static let nginxPort = 8443
 
+    /// `memory` in bytes (docker's units: b, k, m, g are binary).
+    public var memoryBytes: Int64 {
+        let lowered = memory.lowercased()
+        let unit = lowered.last.flatMap { "bkmg".contains($0) ? $0 : nil }
+        let number = Int64(unit == nil ? lowered : String(lowered.dropLast())) ?? 0
+        let shift: Int64 = switch unit { case "k": 10; case "m": 20; case "g": 30; default: 0 }
+        let (bytes, overflow) = number.multipliedReportingOverflow(by: 1 << shift)
+        return overflow ? .max : bytes
+    }
+
     public var imageTag: String { "mcp-sandbox/\(name):latest" }
     public var containerName: String { "mcp-\(name)" }
     public var networkName: String { "mcp-\(name)-net" }

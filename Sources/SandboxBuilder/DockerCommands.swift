@@ -47,7 +47,8 @@ public struct DockerCommands: Sendable {
     }
 
     public func build(contextDirectory: String) -> [String] {
-        var argv = ["docker", "build", "--tag", spec.imageTag, "--file", "\(contextDirectory)/Dockerfile"]
+        // --force-rm: a failed step leaves no stopped build container behind.
+        var argv = ["docker", "build", "--force-rm", "--tag", spec.imageTag, "--file", "\(contextDirectory)/Dockerfile"]
         for label in labels { argv += ["--label", label] }
         argv += ["--build-arg", "BASE_IMAGE=\(spec.baseImage)"]
         if let package = spec.package { argv += ["--build-arg", "MCP_SERVER_PACKAGE=\(package)"] }

@@ -13,7 +13,8 @@ public enum DotEnv {
     }
 
     /// Parses `text`; `${NAME}` resolves against earlier keys of the file, then `environment`.
-    /// `${NAME:-fallback}` uses the fallback when NAME is unset or empty.
+    /// `${NAME:-fallback}` uses the fallback when NAME is unset or empty; `${NAME}` with NAME
+    /// unset is an error.
     public static func parse(_ text: String, file: String = ".env", environment: [String: String] = [:]) throws(ParseError) -> [(key: String, value: String)] {
         // "\r\n" is one Character in Swift; normalising keeps every line-ending check simple.
         let normalized = text.replacingOccurrences(of: "\r\n", with: "\n")
@@ -197,7 +198,12 @@ public enum DotEnv {
             }
             let value = assigned[name] ?? environment[name]
             if parts.count == 2, value?.isEmpty ?? true { return String(parts[1]) }
-            return value ?? ""
+            // An undefined variable is a mistake, not an empty value: MCP_PORT=${TYPO} must not
+            // quietly become the default port.
+            guard let value else {
+                throw failure("${\(name)} is not set: define \(name) earlier in the file or in the environment, or give a default with ${\(name):-value}", at: startLine)
+            }
+            return value
         }
     }
 }

@@ -49,6 +49,8 @@ import Testing
         ("A=\"x\" trailing\n", 1, "unexpected text after the closing quote"),
         ("A=${UNCLOSED\n", 1, "unterminated ${ in value"),
         ("A=${BAD-NAME}\n", 1, "'${BAD-NAME}' does not name a variable"),
+        ("A=1\nMCP_PORT=${UNDEFINED_PORT}\n", 2, "${UNDEFINED_PORT} is not set: define UNDEFINED_PORT earlier in the file or in the environment, or give a default with ${UNDEFINED_PORT:-value}"),
+        ("A=\"x ${NOPE} y\"\n", 1, "${NOPE} is not set: define NOPE earlier in the file or in the environment, or give a default with ${NOPE:-value}"),
     ] as [(String, Int, String)])
     func errorsNameTheFileLineAndProblem(text: String, line: Int, problem: String) {
         do {

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import BRIDGE, open_session, process_exists, text_of, wait_until
+from conftest import BRIDGE, open_session, process_exists, require, text_of, wait_until
 from docker_support import WHEELHOUSE
 
 pytestmark = pytest.mark.anyio
@@ -27,11 +27,8 @@ TOKEN = "child-user-test-token-0123456789"
 
 
 def require_root():
-    if os.geteuid() == 0 and shutil.which("setpriv") and Path("/usr/bin/python3").exists():
-        return
-    if os.environ.get("MCP_REQUIRE_DOCKER") == "1":
-        pytest.fail("these tests need root, setpriv and /usr/bin/python3 (CI runs as root)")
-    pytest.skip("needs root (to switch users), setpriv and /usr/bin/python3")
+    require(os.geteuid() == 0 and shutil.which("setpriv") is not None and Path("/usr/bin/python3").exists(),
+            "needs root (to switch users), setpriv and /usr/bin/python3")
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import BRIDGE, FIXTURE, SERVER_PYTHON, ROOT, process_exists, raw_initialize, wait_until
+from conftest import BRIDGE, FIXTURE, SERVER_PYTHON, ROOT, process_exists, raw_initialize, require, wait_until
 
 FIXTURES = ROOT / "Tests" / "integration" / "fixtures"
 
@@ -43,8 +43,8 @@ def test_shutdown_ladder_kills_a_child_that_ignores_eof_and_sigterm_and_its_grou
     assert bridge.wait_for_log("signal=9")
 
 
-@pytest.mark.skipif(shutil.which("unshare") is None or os.geteuid() != 0, reason="needs root and unshare for a PID namespace")
 def test_as_pid_1_the_bridge_reaps_orphans_and_forwards_sigterm():
+    require(shutil.which("unshare") is not None and os.geteuid() == 0, "needs root and unshare for a PID namespace")
     argv = ["unshare", "--pid", "--fork", "--mount-proc", str(BRIDGE), "--port", "0", "--",
             str(SERVER_PYTHON), str(FIXTURES / "orphan_maker.py")]
     outer = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True)

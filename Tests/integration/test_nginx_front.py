@@ -15,11 +15,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import ACCEPT_BOTH, MCP_MAJOR, ROOT, initialize_body, open_session, text_of, wait_until
+from conftest import ACCEPT_BOTH, MCP_MAJOR, ROOT, initialize_body, open_session, require, text_of, wait_until
 
-pytestmark = [pytest.mark.anyio,
-              pytest.mark.skipif(shutil.which("nginx") is None or shutil.which("setpriv") is None or os.geteuid() != 0,
-                                 reason="needs Debian's nginx, setpriv and root (to drop to uid 10001 like the container)")]
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(autouse=True)
+def nginx_and_root():
+    require(shutil.which("nginx") is not None and shutil.which("setpriv") is not None and os.geteuid() == 0,
+            "needs Debian's nginx, setpriv and root (to drop to uid 10001 like the container)")
 NGINX = ROOT / "nginx"
 # As long as the tokens `builder init` makes (64 hex digits).
 TOKEN = "0123456789abcdef" * 4

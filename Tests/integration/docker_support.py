@@ -152,6 +152,13 @@ def wheelhouse_with(extra: Path, directory: Path) -> Path:
     return directory
 
 
+def read_comm(process: Path) -> str:
+    try:
+        return (process / "comm").read_text().strip()
+    except OSError:
+        return ""
+
+
 def gvisor_registered() -> bool:
     return '"runsc"' in docker("info", "--format", "{{json .Runtimes}}").stdout
 
@@ -174,7 +181,7 @@ def ensure_gvisor():
         config.setdefault("runtimes", {})["runsc"] = {"path": runsc, "runtimeArgs": GVISOR_RUNTIME_ARGS}
         config_path.parent.mkdir(parents=True, exist_ok=True)
         config_path.write_text(json.dumps(config, indent=2) + "\n")
-        pids = subprocess.run(["pidof", "dockerd"], capture_output=True, text=True).stdout.split()
+        pids = [entry.name for entry in Path("/proc").iterdir() if entry.name.isdigit() and read_comm(entry) == "dockerd"]
         for pid in pids:
             os.kill(int(pid), signal.SIGHUP)
         if not pids:

@@ -276,3 +276,35 @@ def test_base_path_moves_every_route_and_the_advertised_endpoint(bridge_factory)
         lines = stream.iter_lines()
         next(lines)
         assert next(lines).startswith("data: /tools/fixture/message?sessionId=")
+
+
+@pytest.mark.parametrize("accept", ["application/json", ACCEPT_BOTH, "text/event-stream"])
+def test_a_connection_stays_open_for_the_next_request_whatever_the_reply_kind(bridge, accept):
+    """JSON replies and POST SSE replies alike leave the keep-alive connection usable."""
+    import socket
+    session_id = raw_initialize(bridge.base)
+    with socket.create_connection(("127.0.0.1", bridge.port), timeout=5) as sock:
+        for request_id in (1, 2, 3):
+            body = json.dumps({"jsonrpc": "2.0", "id": request_id, "method": "tools/list"}).encode()
+            sock.sendall(b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAccept: " + accept.encode() +
+                         b"\r\nMcp-Session-Id: " + session_id.encode() + b"\r\nContent-Length: " + str(len(body)).encode() +
+                         b"\r\n\r\n" + body)
+            head, body = read_http_response(sock)
+            assert head.startswith(b"HTTP/1.1 200") and b"connection: close" not in head.lower(), head
+            assert f'"id":{request_id}'.encode() in body
+
+
+def read_http_response(sock) -> tuple[bytes, bytes]:
+    """One whole response (Content-Length or chunked) from a keep-alive socket."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, "the bridge closed the connection"
+        data += chunk
+    head, rest = data.split(b"\r\n\r\n", 1)
+    length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")), None)
+    while (len(rest) < length) if length is not None else not rest.endswith(b"0\r\n\r\n"):
+        chunk = sock.recv(65536)
+        assert chunk, "the bridge closed the connection mid-response"
+        rest += chunk
+    return head, rest

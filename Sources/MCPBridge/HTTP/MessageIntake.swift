@@ -56,9 +56,14 @@ enum MessageIntake {
 /// Streams a `ClientStream` to the client as server-sent events until it finishes, the
 /// client goes away, or the write fails; then detaches it from its session.
 enum SSEResponder {
+    /// - Parameter watchInboundClose: end the stream as soon as the client closes its side. Right
+    ///   for GET and legacy streams, which never end on their own; but the framework then closes
+    ///   the connection after the response, so a POST's stream (which ends with its answer) is
+    ///   instead ended by a failed write (keep-alives come every `keepAlive` at the latest) and its
+    ///   connection stays open for the client's next request.
     static func response(
         for request: Request, stream: ClientStream, session: Session, headers extra: HTTPFields = [:],
-        preamble: ByteBuffer? = nil, keepAlive: Duration
+        preamble: ByteBuffer? = nil, keepAlive: Duration, watchInboundClose: Bool = true
     ) -> Response {
         var headers = Reply.sseHeaders
         headers.append(contentsOf: extra)
@@ -68,17 +73,26 @@ enum SSEResponder {
         let lease = StreamLease(session: session, stream: stream)
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
             defer { lease.release() }
-            try await request.body.consumeWithCancellationOnInboundClose { _ in
-                if let preamble { try await writer.write(preamble) }
-                while true {
-                    switch await stream.queue.next(timeout: keepAlive) {
-                    case .element(.message(let message, _)): try await writer.write(SSEEncoding.messageEvent(message))
-                    case .timedOut: try await writer.write(SSEEncoding.keepAlive)
-                    case .end: return
-                    }
+            if watchInboundClose {
+                try await request.body.consumeWithCancellationOnInboundClose { _ in
+                    try await pump(stream, into: &writer, preamble: preamble, keepAlive: keepAlive)
                 }
+            } else {
+                try await pump(stream, into: &writer, preamble: preamble, keepAlive: keepAlive)
             }
             try await writer.finish(nil)
         })
+    }
+
+    private static func pump(_ stream: ClientStream, into writer: inout any ResponseBodyWriter, preamble: ByteBuffer?,
+                             keepAlive: Duration) async throws {
+        if let preamble { try await writer.write(preamble) }
+        while true {
+            switch await stream.queue.next(timeout: keepAlive) {
+            case .element(.message(let message, _)): try await writer.write(SSEEncoding.messageEvent(message))
+            case .timedOut: try await writer.write(SSEEncoding.keepAlive)
+            case .end: return
+            }
+        }
     }
 }

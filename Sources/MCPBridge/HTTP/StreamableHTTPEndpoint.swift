@@ -104,18 +104,19 @@ struct StreamableHTTPEndpoint: Sendable {
                 return Self.sessionNotFound
             }
         }
-        return SSEResponder.response(for: request, stream: stream, session: session, headers: headers, preamble: preamble, keepAlive: configuration.keepAliveInterval)
+        return SSEResponder.response(for: request, stream: stream, session: session, headers: headers, preamble: preamble,
+                                     keepAlive: configuration.keepAliveInterval, watchInboundClose: false)
     }
 
     private func collectJSONResponses(request: Request, stream: ClientStream, session: Session, batch: Bool, headers: HTTPFields) async -> Response {
         defer { session.detach(stream) }
-        let responses: [ByteBuffer] = (try? await request.body.consumeWithCancellationOnInboundClose { _ in
-            var collected: [ByteBuffer] = []
-            while let event = await stream.queue.next() {
-                if case .message(let message, _) = event { collected.append(message) }
-            }
-            return collected
-        }) ?? []
+        // No inbound-close watch here: it would make the framework close the connection after the
+        // reply. A client that leaves only costs the wait for the answer (disconnect is not
+        // cancellation), and the connection stays open for clients that stay.
+        var responses: [ByteBuffer] = []
+        while let event = await stream.queue.next() {
+            if case .message(let message, _) = event { responses.append(message) }
+        }
         guard !responses.isEmpty else { return Self.sessionNotFound }
         guard batch else { return Reply.json(responses[0], headers: headers) }
         var body = ByteBuffer(string: "[")

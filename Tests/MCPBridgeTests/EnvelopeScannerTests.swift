@@ -141,3 +141,16 @@ import Testing
         #expect(prefix.withUnsafeBytes { EnvelopeScanner.peekID(inPrefix: $0) } == nil)
     }
 }
+
+@Suite struct PortableIDTests {
+    @Test(arguments: ["0", "1", "-1", "42", "9007199254740991", "-9007199254740991"])
+    func integersEveryPeerEchoesArePortable(literal: String) {
+        #expect(JSONRPCID.number(literal).isPortable)
+        #expect(JSONRPCID.string(literal).isPortable)
+    }
+
+    @Test(arguments: ["1.5", "1e2", "-0", "01", "9007199254740992", String(repeating: "9", count: 10_000), "1.0", "-", ""])
+    func fractionsExponentsNegativeZeroAndHugeNumbersAreNot(literal: String) {
+        #expect(!JSONRPCID.number(literal).isPortable)
+    }
+}

@@ -308,3 +308,32 @@ def read_http_response(sock) -> tuple[bytes, bytes]:
         assert chunk, "the bridge closed the connection mid-response"
         rest += chunk
     return head, rest
+
+
+@pytest.mark.parametrize("raw_id", ["1.5", "1e2", "-0", "9007199254740992", "9" * 10_000])
+def test_ids_a_server_could_not_echo_exactly_are_refused(bridge, raw_id):
+    session_id = raw_initialize(bridge.base)
+    body = '{"jsonrpc":"2.0","id":' + raw_id + ',"method":"tools/list"}'
+    reply = post(bridge, body, session_id=session_id)
+    assert reply.status_code == 400 and error_code(reply) == -32600 and "use a string id" in reply.text
+
+
+def test_the_largest_portable_integer_id_is_fine(bridge):
+    session_id = raw_initialize(bridge.base)
+    reply = post(bridge, '{"jsonrpc":"2.0","id":9007199254740991,"method":"tools/list"}', session_id=session_id, accept="application/json")
+    assert reply.status_code == 200 and reply.json()["id"] == 9007199254740991
+
+
+def test_a_request_the_server_never_answers_gets_an_error_after_the_request_timeout(bridge_factory):
+    bridge = bridge_factory(args=["--request-timeout", "1s"])
+    session_id = raw_initialize(bridge.base)
+    started = time.monotonic()
+    reply = post(bridge, {"jsonrpc": "2.0", "id": 9, "method": "tools/call",
+                          "params": {"name": "slow_echo", "arguments": {"text": "never in time", "delay": 30}}},
+                 session_id=session_id, accept="application/json")
+    assert time.monotonic() - started < 10
+    assert reply.status_code == 200 and reply.json()["id"] == 9
+    assert error_code(reply) == -32603 and "did not answer within 1 s" in reply.json()["error"]["message"]
+    # The session still works afterwards.
+    quick = post(bridge, {"jsonrpc": "2.0", "id": 10, "method": "tools/list"}, session_id=session_id, accept="application/json")
+    assert quick.status_code == 200 and quick.json()["id"] == 10

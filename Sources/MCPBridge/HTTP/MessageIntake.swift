@@ -41,6 +41,12 @@ enum MessageIntake {
                 case .batch(let elements):
                     lines = elements.map { StdioLine.compact(UnsafeRawBufferPointer(rebasing: bytes[$0.range])) }
                 }
+                if let odd = parsed.envelopes.first(where: { $0.kind == .request && $0.id?.isPortable == false }), let id = odd.id {
+                    let shown = id.json.count > 40 ? String(id.json.prefix(40)) + "…" : id.json
+                    return .failure(Refusal(Reply.jsonRPCError(
+                        .badRequest, code: .invalidRequest,
+                        message: "Invalid Request: a numeric id must be an integer within ±9007199254740991 without fraction or exponent (got \(shown)); use a string id")))
+                }
                 return .success(Accepted(parsed: parsed, lines: lines))
             } catch {
                 return .failure(Refusal(Reply.jsonRPCError(.badRequest, code: error.code, message: error.message)))

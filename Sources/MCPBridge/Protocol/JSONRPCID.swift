@@ -15,6 +15,20 @@ public enum JSONRPCID: Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String { json }
+
+    /// Whether a child can be trusted to echo this id exactly: every string, and numbers only as
+    /// integers within ±(2^53 − 1) without fraction, exponent or a negative zero. JSON-RPC asks
+    /// for ids without fractional parts, and servers that parse ids as doubles or 64-bit integers
+    /// answer `1.5`, `1e2` or a 10,000-digit number under another id (or drop it).
+    public var isPortable: Bool {
+        guard case .number(let literal) = self else { return true }
+        let digits = literal.hasPrefix("-") ? literal.dropFirst() : Substring(literal)
+        guard !digits.isEmpty, digits.count <= 16, digits.allSatisfy({ $0.isASCII && $0.isNumber }),
+              digits == "0" || digits.first != "0", literal != "-0",
+              let magnitude = Int64(digits), magnitude <= 9_007_199_254_740_991
+        else { return false }
+        return true
+    }
 }
 
 /// Small helpers for writing JSON text by hand on cold paths (error bodies, events).

@@ -34,6 +34,7 @@ public final class Session: Sendable {
         var stream: ClientStream
         var progressToken: JSONRPCID?
         var isInitialize: Bool
+        var sent = ContinuousClock.now
     }
 
     private struct State {
@@ -158,6 +159,24 @@ public final class Session: Sendable {
     /// protocol version (its `initialize` never completed): it holds a session slot for nothing.
     func neverInitialized(within timeout: Duration, now: ContinuousClock.Instant) -> Bool {
         state.withLock { $0.negotiatedVersion == nil && now - $0.created > timeout }
+    }
+
+    /// Answers every request that has waited longer than `timeout` with a JSON-RPC error, as if
+    /// the child had, and tells the child to stop working on it (`notifications/cancelled`). A
+    /// child that drops or never answers a request cannot leave a client waiting forever.
+    func expireRequests(olderThan timeout: Duration, now: ContinuousClock.Instant) async {
+        let overdue = state.withLock { state in
+            state.pending.filter { now - $0.value.sent > timeout }.map(\.key)
+        }
+        for id in overdue {
+            metrics.errors(kind: "request_timeout")
+            logger.warning("the MCP server did not answer in time; the request is answered with an error", metadata: ["id": "\(id.json)"])
+            let seconds = timeout.components.seconds
+            await route(line: JSONRPCErrorBody.buffer(id: id, code: .internalError,
+                                                      message: "MCP server did not answer within \(seconds) s (the bridge's --request-timeout)"))
+            _ = await child.send(ByteBuffer(string: #"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"# + id.json
+                                                      + #","reason":"request timed out in mcp-bridge"}}"#))
+        }
     }
 
     /// Whether the session has had no open stream and no request for `timeout`.

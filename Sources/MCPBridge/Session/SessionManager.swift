@@ -17,6 +17,8 @@ public final class SessionManager: Service, Sendable {
         /// A session whose `initialize` has not completed within this is ended, so sessions
         /// that never start cannot hold every `maximumSessions` slot for the idle timeout.
         public var initializeTimeout: Duration = .seconds(60)
+        /// A request the child has not answered within this gets a JSON-RPC error.
+        public var requestTimeout: Duration = .seconds(600)
         public var session = SessionConfiguration()
 
         public init(command: ChildCommand) { self.command = command }
@@ -115,7 +117,7 @@ public final class SessionManager: Service, Sendable {
     }
 
     private func reapIdleSessions() async {
-        let interval = min(configuration.idleTimeout / 4, configuration.initializeTimeout / 4, .seconds(30))
+        let interval = min(configuration.idleTimeout / 4, configuration.initializeTimeout / 4, configuration.requestTimeout / 4, .seconds(30))
         while await !stopping.wait(timeout: interval), !Task.isCancelled {
             let now = ContinuousClock.now
             let (idle, unstarted) = state.withLock { state in
@@ -123,6 +125,8 @@ public final class SessionManager: Service, Sendable {
                  state.sessions.values.filter { $0.neverInitialized(within: configuration.initializeTimeout, now: now) })
             }
             for session in idle { session.terminate(reason: "idle timeout") }
+            let live = state.withLock { Array($0.sessions.values) }
+            for session in live { await session.expireRequests(olderThan: configuration.requestTimeout, now: now) }
             for session in unstarted where !idle.contains(where: { $0 === session }) {
                 session.terminate(reason: "initialize did not complete within the initialize timeout")
             }

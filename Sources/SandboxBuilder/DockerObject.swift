@@ -15,7 +15,6 @@ public struct DockerObject: Sendable {
     public let health: String?
     public let startedAt: String?
     public let runtime: String?
-    public let restartCount: Int?
 
     public init?(kind: Kind, name: String, json: String) {
         guard let list = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [[String: Any]],
@@ -29,7 +28,6 @@ public struct DockerObject: Sendable {
         health = (state?["Health"] as? [String: Any])?["Status"] as? String
         startedAt = state?["StartedAt"] as? String
         runtime = (object["HostConfig"] as? [String: Any])?["Runtime"] as? String
-        restartCount = object["RestartCount"] as? Int
     }
 
     /// Made by mcp-sandbox for this deployment (so ours to replace or remove).

@@ -224,6 +224,19 @@ def process_exists(pid: int) -> bool:
     return False
 
 
+def children_of(pid: int) -> list[int]:
+    """The live processes whose parent is `pid` (vanishing ones are skipped)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().split(") ")[1].split()[1]) == pid:
+                    found.append(int(entry.name))
+            except OSError:
+                pass
+    return found
+
+
 def wait_until(predicate, timeout: float = 10, interval: float = 0.05) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import BRIDGE, open_session, process_exists, require, text_of, wait_until
+from conftest import BRIDGE, children_of, open_session, process_exists, require, text_of, wait_until
 from docker_support import WHEELHOUSE
 
 pytestmark = pytest.mark.anyio
@@ -55,16 +55,6 @@ def status(pid: int) -> dict[str, str]:
     return fields
 
 
-def children_of(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if int((entry / "stat").read_text().split(") ")[1].split()[1]) == pid:
-                    found.append(int(entry.name))
-            except OSError:
-                pass
-    return found
 
 
 def as_server(*argv: str) -> subprocess.CompletedProcess:

@@ -11,7 +11,7 @@ import sys
 
 import httpx
 
-from conftest import ACCEPT_BOTH, BRIDGE, initialize_body, wait_until
+from conftest import ACCEPT_BOTH, BRIDGE, children_of, initialize_body, wait_until
 
 
 def run_bridge(*argv: str, timeout: float = 20) -> subprocess.CompletedProcess:
@@ -75,17 +75,6 @@ def test_sessions_whose_initialize_never_completes_are_reaped_and_free_their_slo
                                          timeout=10).status_code != 503, timeout=15)
 
 
-def children_of(pid: int) -> list[int]:
-    from pathlib import Path
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if int((entry / "stat").read_text().split(") ")[1].split()[1]) == pid:
-                    found.append(int(entry.name))
-            except OSError:
-                pass
-    return found
 
 
 def test_a_client_gone_before_the_sse_head_does_not_pin_its_session(bridge_factory):

@@ -138,6 +138,14 @@ def front_secrets(deployment: Deployment) -> list[bytes]:
     return secrets
 
 
+def stat_in(deployment: Deployment, paths: list[str], user: str | None) -> dict[str, tuple[str, str]]:
+    """Mode and owner of paths inside the container (Python's stat: gVisor 2022 has no statx)."""
+    script = ("import os, sys\nfor p in sys.argv[1:]:\n    s = os.stat(p)\n"
+              "    print(p, format(s.st_mode & 0o777, 'o'), f'{s.st_uid}:{s.st_gid}')\n")
+    output = deployment.exec("python3", "-c", script, *paths, user=user, check=True).stdout
+    return {path: (mode, owner) for path, mode, owner in (line.split() for line in output.splitlines())}
+
+
 def everything_obtained(report) -> bytes:
     """The report with every `data` field decoded, so a secret shows up whatever its encoding."""
     found = []
@@ -250,6 +258,16 @@ async def test_a_hostile_server_reaches_no_secret_and_no_front_process(hostile_d
     obtained = everything_obtained(report) + json.dumps(environment).encode()
     for secret in front_secrets(deployment):
         assert secret not in obtained
+
+    # Every file holding a secret: the front's, 0600, in 0700 folders; the secrets file root's, 0400.
+    front_files = {"local": [], "nginx": ["/run/mcp-sandbox/nginx/tokens.conf", "/var/lib/mcp-sandbox/tls/key.pem"],
+                   "pinggy": ["/run/mcp-sandbox/tunnel/ssh_config"], "ngrok": ["/run/mcp-sandbox/tunnel/ngrok.yml"]}[deployment.exposure]
+    folders = sorted({path.rsplit("/", 1)[0] for path in front_files} | {"/run/mcp-sandbox"})
+    modes = stat_in(deployment, [*folders, *front_files], user=f"{FRONT_UID}:{FRONT_UID}")
+    for path, (mode, owner) in modes.items():
+        assert owner == f"{FRONT_UID}:{FRONT_UID}" and mode == ("700" if path in folders else "600"), (path, mode, owner)
+    secrets = stat_in(deployment, ["/var/lib/mcp-sandbox/secrets", "/var/lib/mcp-sandbox/secrets/env"], user=None)
+    assert list(secrets.values()) == [("700", "0:0"), ("400", "0:0")], secrets
 
     # The server still works normally: exactly its own variables and a minimal base.
     assert environment["PROBE_SECRET"] == SECRET_VALUE

@@ -7,10 +7,11 @@ import Testing
 /// The router, driven for real: the child is `cat`, so whatever the test "sends to the child"
 /// comes back on its stdout as if the server had written it.
 @Suite struct SessionRoutingTests {
-    private func makeSession(_ transport: Session.Transport = .streamableHTTP) -> Session {
+    private func makeSession(_ transport: Session.Transport = .streamableHTTP, backlogBytes: Int = 4 << 20) -> Session {
         let command = ChildCommand(executable: "/bin/cat", arguments: [], environment: ["PATH": "/usr/bin:/bin"])
         var configuration = SessionConfiguration()
         configuration.childLimits.shutdownGrace = .milliseconds(200)
+        configuration.backlogBytes = backlogBytes
         return Session(id: "test", transport: transport, command: command, configuration: configuration,
                        metrics: BridgeMetrics(), logger: Logger(label: "test"))
     }
@@ -28,14 +29,38 @@ import Testing
         return messages
     }
 
-    private func withRunningSession(_ transport: Session.Transport = .streamableHTTP, _ body: (Session) async throws -> Void) async throws {
-        let session = makeSession(transport)
+    private func withRunningSession(_ transport: Session.Transport = .streamableHTTP, backlogBytes: Int = 4 << 20,
+                                    _ body: (Session) async throws -> Void) async throws {
+        let session = makeSession(transport, backlogBytes: backlogBytes)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await session.run() }
             #expect(await session.waitUntilStarted() == nil)
             try await body(session)
             session.terminate(reason: "test over")
             try await group.waitForAll()
+        }
+    }
+
+    @Test func theBacklogIsBoundedInBytesKeepingTheNewestMessages() async throws {
+        try await withRunningSession(backlogBytes: 1000) { session in
+            // 50 notifications of 100 bytes while no stream is open: only the newest 1000 bytes stay.
+            let messages = (0..<50).map { index in
+                let head = #"{"jsonrpc":"2.0","method":"notifications/n","params":{"i":\#(index + 10),"pad":""#
+                return head + String(repeating: "x", count: 100 - head.utf8.count - 3) + #""}}"#
+            }
+            #expect(messages.allSatisfy { $0.utf8.count == 100 })
+            _ = await session.forward(messages.map { ByteBuffer(string: $0) })
+            // A message larger than the whole backlog is dropped, not kept.
+            _ = await session.forward([ByteBuffer(string: #"{"jsonrpc":"2.0","method":"notifications/big","params":{"pad":""# + String(repeating: "y", count: 2000) + #""}}"#)])
+            try await Task.sleep(for: .milliseconds(300))
+            let get = ClientStream(kind: .standalone, bufferBytes: 1 << 20)
+            try session.attachStandalone(get)
+            var received: [String] = []
+            while case .element(.message(let buffer, _)) = await get.queue.next(timeout: .milliseconds(300)) {
+                received.append(String(buffer: buffer))
+            }
+            #expect(received == Array(messages.suffix(10)))
+            session.detach(get)
         }
     }
 

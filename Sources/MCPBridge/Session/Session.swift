@@ -16,8 +16,11 @@ public enum SessionError: Error, Equatable, Sendable {
 public struct SessionConfiguration: Sendable {
     /// Bytes buffered per client stream before the child's output waits (backpressure).
     public var streamBufferBytes: Int = 4 << 20
-    /// Messages kept for a Streamable HTTP session while no stream can take them.
+    /// Messages kept for a Streamable HTTP session while no stream can take them, bounded in
+    /// count and in bytes (oldest dropped first), so a child writing while nobody listens cannot
+    /// grow the bridge by more than `backlogBytes` per session.
     public var backlogMessages: Int = 256
+    public var backlogBytes: Int = 4 << 20
     public var childLimits = ChildLimits()
 
     public init() {}
@@ -46,6 +49,7 @@ public final class Session: Sendable {
         var standalone: ClientStream?
         var legacy: ClientStream?
         var backlog = CircularBuffer<ByteBuffer>()
+        var backlogBytes = 0
         var negotiatedVersion: ProtocolVersion?
         var processID: Int32?
         var exit: ChildExit?
@@ -227,6 +231,7 @@ public final class Session: Sendable {
             state.openStreams += 1
             state.lastActivity = .now
             while let message = state.backlog.popFirst() { stream.queue.enqueue(.message(message)) }
+            state.backlogBytes = 0
         }
     }
 
@@ -367,11 +372,17 @@ public final class Session: Sendable {
             if let stream = relatesToCall ? (oldestCall ?? state.standalone) : (state.standalone ?? oldestCall) {
                 return .stream(stream, finishAfter: false)
             }
-            if state.backlog.count >= configuration.backlogMessages {
-                state.backlog.removeFirst()
+            guard message.readableBytes <= configuration.backlogBytes else {
+                metrics.errors(kind: "backlog_overflow")
+                return .dropped("larger than the whole backlog (\(configuration.backlogBytes) bytes) with no stream open")
+            }
+            while !state.backlog.isEmpty,
+                  state.backlog.count >= configuration.backlogMessages || state.backlogBytes + message.readableBytes > configuration.backlogBytes {
+                state.backlogBytes -= state.backlog.removeFirst().readableBytes
                 metrics.errors(kind: "backlog_overflow")
             }
             state.backlog.append(message)
+            state.backlogBytes += message.readableBytes
             return .backlogged
         }
         switch delivery {

@@ -129,15 +129,10 @@ struct MCPBridgeCommand: AsyncParsableCommand {
                 return
             }
             let identities = try command.identities(environment: environment)
-            InitSupervisor.takeOverIfPID1(front: identities.front)
-            LaunchEnvironment.scrub(keeping: environment)
-            if command.healthcheck || command.version {
-                if let front = identities.front, Privileges.isRoot { try Privileges.dropAll(to: front) }
-            } else {
-                // A relay-only bridge (the ingress container) starts no MCP server.
-                let child = command.isRelayOnly(environment: environment) ? nil : identities.child
-                try Privileges.prepare(front: identities.front, child: child)
-            }
+            // A relay-only bridge (the ingress container) starts no MCP server.
+            let mode: ProcessStartup.Mode = command.healthcheck || command.version ? .probe
+                : .serve(child: command.isRelayOnly(environment: environment) ? nil : identities.child)
+            try ProcessStartup.prepare(front: identities.front, mode: mode, environment: environment)
             try await command.run(environment: environment)
         } catch let failure as Privileges.Failure {
             StandardError.write("mcp-bridge: \(failure)\n")

@@ -2,8 +2,9 @@ import Foundation
 import Subprocess
 import SystemPackage
 
-/// Runs docker commands. Output streams straight to the user's terminal; secrets travel only
-/// in the child's environment (for `--env NAME` arguments), never on a command line.
+/// Runs docker commands with builder's own environment, unchanged. Output streams straight to the
+/// user's terminal; secrets travel only on standard input (`capture(_:standardInput:)`), never on
+/// a command line or in docker's environment.
 public struct DockerClient: Sendable {
     public struct Failure: Error, CustomStringConvertible {
         public var command: String
@@ -17,10 +18,9 @@ public struct DockerClient: Sendable {
     public init() {}
 
     /// Runs `argv`, letting its output through to ours; throws when it fails.
-    public func stream(_ argv: [String], secrets: [String: String] = [:]) async throws {
+    public func stream(_ argv: [String]) async throws {
         let result = try await Subprocess.run(
             .name(argv[0]), arguments: Arguments(Array(argv.dropFirst())),
-            environment: .inherit.updating(Self.keys(secrets)),
             input: .none, output: .fileDescriptor(.standardOutput, closeAfterSpawningProcess: false),
             error: .fileDescriptor(.standardError, closeAfterSpawningProcess: false))
         guard result.terminationStatus.isSuccess else {
@@ -31,11 +31,9 @@ public struct DockerClient: Sendable {
     /// Runs `argv` and returns its standard output; throws with its error output when it fails.
     /// `standardInput` is written to it (secrets travel that way, never in argv).
     @discardableResult
-    public func capture(_ argv: [String], secrets: [String: String] = [:], standardInput: [UInt8] = [],
-                        allowFailure: Bool = false) async throws -> String {
+    public func capture(_ argv: [String], standardInput: [UInt8] = [], allowFailure: Bool = false) async throws -> String {
         let result = try await Subprocess.run(
             .name(argv[0]), arguments: Arguments(Array(argv.dropFirst())),
-            environment: .inherit.updating(Self.keys(secrets)),
             input: .array(standardInput),
             output: .string(limit: 16 << 20), error: .string(limit: 1 << 20))
         let output = result.standardOutput
@@ -62,13 +60,6 @@ public struct DockerClient: Sendable {
         return result.terminationStatus.isSuccess
     }
 
-    private static func keys(_ secrets: [String: String]) -> [Environment.Key: String?] {
-        var updates: [Environment.Key: String?] = [:]
-        for (name, value) in secrets {
-            if let key = Environment.Key(rawValue: name) { updates[key] = value }
-        }
-        return updates
-    }
 
     static func describe(_ argv: [String]) -> String {
         argv.prefix(3).joined(separator: " ")

@@ -79,10 +79,6 @@ public enum RuntimeChoice {
         return (runsc["runtimeArgs"] as? [String]) ?? []
     }
 
-    public static func gVisorAvailable(client: DockerClient) async -> Bool {
-        await gVisorArguments(client: client) != nil
-    }
-
     /// With MCP_NETWORK none or internal two gVisor sandboxes share a Unix socket through a
     /// volume, which runsc allows only with host sockets enabled.
     public static func sharesHostSockets(_ arguments: [String]) -> Bool {

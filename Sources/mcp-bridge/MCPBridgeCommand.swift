@@ -123,7 +123,7 @@ struct MCPBridgeCommand: AsyncParsableCommand {
             // The environment and the secrets file, read while still root.
             let environment = try LaunchEnvironment.snapshot.get()
             let parsed = try parseAsRoot()
-            guard var command = parsed as? MCPBridgeCommand else {
+            guard let command = parsed as? MCPBridgeCommand else {
                 var other = parsed
                 try other.run()
                 return
@@ -275,8 +275,7 @@ struct MCPBridgeCommand: AsyncParsableCommand {
         configuration.relays = try relayRoutes(environment: environment)
         // Sidecars (nginx, a tunnel agent) get the launch environment without any secret and
         // without the server's own variables; their secrets arrive on standard input.
-        let clean = cleanEnv || environment["MCP_BRIDGE_CLEAN_ENV"] == "1"
-        let serverNames = clean ? Set(configuration.sessions.command.environment.keys).subtracting(ChildEnvironment.minimalBase) : []
+        let serverNames = usesCleanEnvironment(environment) ? Set(configuration.sessions.command.environment.keys).subtracting(ChildEnvironment.minimalBase) : []
         configuration.sidecarEnvironment = environment.filter { !LaunchEnvironment.isSecret($0.key) && !serverNames.contains($0.key) }
         configuration.sidecarSecrets = environment.filter { LaunchEnvironment.isSecret($0.key) }
         for (name, value) in configuration.sidecarSecrets where value.contains(where: \.isNewline) {
@@ -322,11 +321,16 @@ struct MCPBridgeCommand: AsyncParsableCommand {
         return tokens
     }
 
+    /// `--clean-env` or `MCP_BRIDGE_CLEAN_ENV=1`.
+    private func usesCleanEnvironment(_ environment: [String: String]) -> Bool {
+        cleanEnv || environment["MCP_BRIDGE_CLEAN_ENV"] == "1"
+    }
+
     /// The child's environment: the bridge's own (or, with --clean-env, a minimal base plus the
     /// names passed on), never a variable of the front (see `ChildEnvironment`), so the token and
     /// tunnel credentials cannot leak into the MCP server.
     private func childEnvironment(from environment: [String: String]) throws -> [String: String] {
-        let clean = cleanEnv || environment["MCP_BRIDGE_CLEAN_ENV"] == "1"
+        let clean = usesCleanEnvironment(environment)
         let passed = (passEnv + [environment["MCP_BRIDGE_PASS_ENV"] ?? ""])
             .flatMap { $0.split(separator: ",").map { trimmed($0) } }
             .filter { !$0.isEmpty }

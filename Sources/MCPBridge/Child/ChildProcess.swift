@@ -111,11 +111,7 @@ public final class ChildProcess: Sendable {
         platformOptions.teardownSequence = [
             .send(signal: .terminate, toProcessGroup: true, allowedDurationToNextStep: limits.shutdownGrace)
         ]
-        let environment = Environment.custom(
-            Dictionary(uniqueKeysWithValues: command.environment.compactMap { key, value in
-                Environment.Key(rawValue: key).map { ($0, value) }
-            })
-        )
+        let environment = Environment.exactly(command.environment)
         let executable: Executable =
             command.executable.contains("/") ? .path(FilePath(command.executable)) : .name(command.executable)
         let configuration = Configuration(

@@ -39,7 +39,6 @@ extension SubprocessOutputSequence.Buffer: ByteChunk {
 }
 
 extension LineFramer.Frame {
-    /// A frame as log text: the line, or the start of an oversized one.
     /// The frame's size in bytes (an oversized line's full length).
     var byteCount: Int {
         switch self {
@@ -48,6 +47,7 @@ extension LineFramer.Frame {
         }
     }
 
+    /// A frame as log text: the line, or the start of an oversized one.
     var logText: String {
         switch self {
         case .line(let line): return String(buffer: line)

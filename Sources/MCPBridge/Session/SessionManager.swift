@@ -120,15 +120,15 @@ public final class SessionManager: Service, Sendable {
         let interval = min(configuration.idleTimeout / 4, configuration.initializeTimeout / 4, configuration.requestTimeout / 4, .seconds(30))
         while await !stopping.wait(timeout: interval), !Task.isCancelled {
             let now = ContinuousClock.now
-            let (idle, unstarted) = state.withLock { state in
-                (state.sessions.values.filter { $0.isIdle(for: configuration.idleTimeout, now: now) },
-                 state.sessions.values.filter { $0.neverInitialized(within: configuration.initializeTimeout, now: now) })
-            }
-            for session in idle { session.terminate(reason: "idle timeout") }
-            let live = state.withLock { Array($0.sessions.values) }
-            for session in live { await session.expireRequests(olderThan: configuration.requestTimeout, now: now) }
-            for session in unstarted where !idle.contains(where: { $0 === session }) {
-                session.terminate(reason: "initialize did not complete within the initialize timeout")
+            let sessions = state.withLock { Array($0.sessions.values) }
+            for session in sessions {
+                if session.isIdle(for: configuration.idleTimeout, now: now) {
+                    session.terminate(reason: "idle timeout")
+                } else if session.neverInitialized(within: configuration.initializeTimeout, now: now) {
+                    session.terminate(reason: "initialize did not complete within the initialize timeout")
+                } else {
+                    await session.expireRequests(olderThan: configuration.requestTimeout, now: now)
+                }
             }
         }
     }

@@ -15,7 +15,7 @@ public enum InitSupervisor {
     /// `MCP_BRIDGE_INIT=0`); returns immediately otherwise. With a `front` identity and root,
     /// the supervisor becomes that user with no capabilities once the bridge is started (the
     /// bridge drops its own privileges; it needs root at exec to keep the few it needs).
-    public static func takeOverIfPID1(front: ProcessIdentity? = nil) {
+    public static func takeOverIfPID1(front: ProcessIdentity?, environment: [String: String]) {
         guard getpid() == 1, getenv("MCP_BRIDGE_INIT").map({ String(cString: $0) }) != "0" else { return }
         var handled = sigset_t()
         sigemptyset(&handled)
@@ -38,7 +38,7 @@ public enum InitSupervisor {
             exit(1)
         }
         // The bridge has its own copy now; the supervisor's start-up environment may hold secrets.
-        LaunchEnvironment.scrub(keeping: (try? LaunchEnvironment.snapshot.get()) ?? [:])
+        LaunchEnvironment.scrub(keeping: environment)
         if let front, getuid() == 0 {
             do {
                 try Privileges.dropAll(to: front)

@@ -10,7 +10,7 @@ public enum ProcessStartup {
     }
 
     public static func prepare(front: ProcessIdentity?, mode: Mode, environment: [String: String]) throws {
-        InitSupervisor.takeOverIfPID1(front: front)
+        InitSupervisor.takeOverIfPID1(front: front, environment: environment)
         LaunchEnvironment.scrub(keeping: environment)
         switch mode {
         case .probe:

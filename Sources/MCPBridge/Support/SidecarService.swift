@@ -38,9 +38,7 @@ public struct SidecarService: Service {
         let platformOptions = options
         let executable: Executable = argv[0].contains("/") ? .path(FilePath(argv[0])) : .name(argv[0])
         let logger = self.logger
-        let environment = Environment.custom(Dictionary(uniqueKeysWithValues: self.environment.compactMap { key, value in
-            Environment.Key(rawValue: key).map { ($0, value) }
-        }))
+        let environment = Environment.exactly(self.environment)
         let input = Array(secrets.keys.sorted().map { "\($0)=\(secrets[$0] ?? "")\n" }.joined().utf8)
         let status: TerminationStatus
         do {

@@ -4,6 +4,7 @@ import Glibc
 import Musl
 #endif
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
 import Prometheus
@@ -31,8 +32,14 @@ public struct BridgeServer: Sendable {
         let manager = SessionManager(configuration: configuration.sessions, metrics: metrics, logger: logger)
         let responder = BridgeResponder(configuration: configuration, manager: manager, metrics: metrics, registry: registry)
         let logger = self.logger
+        let report = LimitReport(logger: logger)
+        let limits = DescriptorBudget.fit(configuration.connections, sessions: configuration.sessions.maximumSessions, logger: logger)
+        let cap = ConnectionCap(maximum: limits.maximumConnections, report: report)
         let app = Application(
             responder: responder,
+            server: HTTPServerBuilder { responder in
+                GuardedHTTP1Channel(inner: HTTP1Channel(responder: responder), limits: limits, report: report, cap: cap)
+            },
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
             onServerRunning: { channel in
                 let address = channel.localAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?"

@@ -55,6 +55,18 @@ struct MCPBridgeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Answer a request the MCP server has not answered within this with a JSON-RPC error (and cancel it in the server).", valueName: "duration"))
     var requestTimeout = "10m"
 
+    @Option(help: ArgumentHelp("Close a new connection that has not sent a complete request head within this.", valueName: "duration"))
+    var headerTimeout = "10s"
+
+    @Option(help: ArgumentHelp("Answer 408 and close when a request body has not fully arrived this long after its head.", valueName: "duration"))
+    var bodyTimeout = "60s"
+
+    @Option(help: ArgumentHelp("Close a keep-alive connection that carries no request for this long.", valueName: "duration"))
+    var connectionIdleTimeout = "60s"
+
+    @Option(help: "Most open client connections; one more is answered 503 and closed (each limit that bites is logged).")
+    var maxConnections = 1024
+
     @Option(help: ArgumentHelp("Largest request body and largest message the child may write.", valueName: "size"))
     var maxMessageBytes = "16MiB"
 
@@ -249,6 +261,7 @@ struct MCPBridgeCommand: AsyncParsableCommand {
         }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535.") }
         guard maxSessions > 0 else { throw ValidationError("--max-sessions must be at least 1.") }
+        guard maxConnections > 0 else { throw ValidationError("--max-connections must be at least 1.") }
         guard basePath.isEmpty || (basePath.hasPrefix("/") && !basePath.hasSuffix("/")) else {
             throw ValidationError("--base-path must start with / and not end with / (e.g. /github).")
         }
@@ -285,6 +298,10 @@ struct MCPBridgeCommand: AsyncParsableCommand {
         configuration.maximumMessageBytes = try size(maxMessageBytes, flag: "--max-message-bytes")
         configuration.jsonReplyWindow = try duration(jsonReplyWindow, flag: "--json-reply-window", minimum: .zero)
         configuration.keepAliveInterval = try duration(keepaliveInterval, flag: "--keepalive-interval", minimum: .milliseconds(100))
+        configuration.connections.headerTimeout = try duration(headerTimeout, flag: "--header-timeout", minimum: .milliseconds(100))
+        configuration.connections.bodyTimeout = try duration(bodyTimeout, flag: "--body-timeout", minimum: .milliseconds(100))
+        configuration.connections.idleTimeout = try duration(connectionIdleTimeout, flag: "--connection-idle-timeout", minimum: .milliseconds(100))
+        configuration.connections.maximumConnections = maxConnections
         configuration.sessions.maximumSessions = maxSessions
         configuration.sessions.idleTimeout = try duration(sessionIdleTimeout, flag: "--session-idle-timeout", minimum: .seconds(1))
         configuration.sessions.initializeTimeout = try duration(initializeTimeout, flag: "--initialize-timeout", minimum: .seconds(1))

@@ -27,6 +27,8 @@ public struct BridgeConfiguration: Sendable {
     /// Path prefix for every route, for use behind a path-prefixing proxy (e.g. `/github`).
     public var basePath = ""
     public var sessions: SessionManager.Configuration
+    /// Per-connection deadlines and the connection cap.
+    public var connections = ConnectionLimits()
     /// Processes supervised beside the bridge (argv each); the bridge exits if one does.
     public var sidecars: [[String]] = []
     /// The sidecars' environment (no secret in it) and the secrets they get on standard input

@@ -1,0 +1,220 @@
+import NIOCore
+import NIOHTTP1
+
+/// Deadlines and close semantics for one HTTP/1 connection, just after HTTP decoding (it sees the
+/// version and `Connection` headers the framework's own types drop):
+/// - the first request head must arrive within `headerTimeout`, each body within `bodyTimeout`
+///   (a 408 when nothing was answered yet), and a keep-alive connection idles `idleTimeout` at most;
+/// - a request that is not keep-alive (HTTP/1.0 without `keep-alive`, or `Connection: close`) is
+///   closed right after its response, instead of half-closing and waiting for the client;
+/// - an answer sent while the body still arrives (413) is followed by reading and discarding the
+///   rest (bounded), then a close, so a client that writes its whole body first sees the answer;
+/// - on shutdown, an idle connection closes at once, a half-received body gets a 503, and any
+///   other connection is closed after `shutdownDrain` whatever the client does.
+final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private enum Deadline { case firstHead, keepAlive, body, shutdown }
+
+    private let limits: ConnectionLimits
+    private let report: LimitReport
+    private var timer: Scheduled<Void>?
+    /// Request heads read whose response has not ended.
+    private var requestsInFlight = 0
+    private var readingBody = false
+    private var responseStarted = false
+    private var closeAfterResponse = false
+    private var draining = false
+    private var drainedBytes = 0
+    private var quiescing = false
+    private var requestVersion = HTTPVersion.http1_1
+
+    /// A connection over the cap: answered 503 and closed as soon as it is active.
+    private let refuseAtOnce: Bool
+
+    init(limits: ConnectionLimits, report: LimitReport, refuse: Bool = false) {
+        self.limits = limits
+        self.report = report
+        self.refuseAtOnce = refuse
+    }
+
+    // MARK: Inbound
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { start(context: context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        start(context: context)
+        context.fireChannelActive()
+    }
+
+    private func start(context: ChannelHandlerContext) {
+        if refuseAtOnce {
+            refuse(.serviceUnavailable, message: "Service Unavailable: too many open connections", context: context)
+        } else {
+            arm(.firstHead, context: context)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        disarm()
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        disarm()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            guard !draining else { return }
+            requestsInFlight += 1
+            readingBody = true
+            responseStarted = false
+            requestVersion = head.version
+            if !head.isKeepAlive { closeAfterResponse = true }
+            arm(.body, context: context)
+        case .body(let chunk):
+            if draining {
+                drainedBytes += chunk.readableBytes
+                if drainedBytes > limits.drainBytes { context.close(promise: nil) }
+                return
+            }
+        case .end:
+            readingBody = false
+            if draining {
+                context.close(promise: nil)
+                return
+            }
+            if requestsInFlight > 0 { disarm() }
+        }
+        context.fireChannelRead(data)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        // While discarding a refused body nobody above asks for more: keep reading ourselves.
+        if draining { context.read() }
+        context.fireChannelReadComplete()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent { quiesce(context: context) }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    // MARK: Outbound
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        switch unwrapOutboundIn(data) {
+        case .head(var head):
+            responseStarted = true
+            if head.headers[canonicalForm: "connection"].contains(where: { $0.lowercased() == "close" }) {
+                closeAfterResponse = true
+            } else if closeAfterResponse, requestVersion == .http1_1 {
+                // Say so, since the connection will not carry another request.
+                head.headers.replaceOrAdd(name: "Connection", value: "close")
+                context.write(wrapOutboundOut(.head(head)), promise: promise)
+                return
+            }
+        case .body:
+            break
+        case .end:
+            requestsInFlight = max(0, requestsInFlight - 1)
+            if closeAfterResponse || (quiescing && requestsInFlight == 0) {
+                if readingBody {
+                    // Answered before the body ended: discard the rest, then close.
+                    draining = true
+                    context.writeAndFlush(data, promise: promise)
+                    context.read()
+                } else {
+                    writeThenClose(data, promise: promise, context: context)
+                }
+                return
+            }
+            context.write(data, promise: promise)
+            if requestsInFlight == 0, !readingBody { arm(.keepAlive, context: context) }
+            return
+        }
+        context.write(data, promise: promise)
+    }
+
+    // MARK: Deadlines
+
+    private func arm(_ deadline: Deadline, context: ChannelHandlerContext) {
+        disarm()
+        let delay: Duration
+        switch deadline {
+        case .firstHead: delay = limits.headerTimeout
+        case .keepAlive: delay = limits.idleTimeout
+        case .body: delay = limits.bodyTimeout
+        case .shutdown: delay = limits.shutdownDrain
+        }
+        timer = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(delay)) { [self] in
+            timer = nil
+            expire(deadline, context: context)
+        }
+    }
+
+    private func disarm() {
+        timer?.cancel()
+        timer = nil
+    }
+
+    private func expire(_ deadline: Deadline, context: ChannelHandlerContext) {
+        let peer = context.channel.remoteAddress.map { "\($0)" } ?? "a client"
+        switch deadline {
+        case .firstHead:
+            report.hit(.headerTimeout, "closed a connection from \(peer) that sent no complete request head within \(limits.headerTimeout) (--header-timeout)")
+            context.close(promise: nil)
+        case .keepAlive:
+            context.close(promise: nil)
+        case .body:
+            report.hit(.bodyTimeout, "closed a connection from \(peer) whose request body did not arrive within \(limits.bodyTimeout) (--body-timeout)")
+            if responseStarted {
+                context.close(promise: nil)
+            } else {
+                refuse(.requestTimeout, message: "Request Timeout: the body did not arrive within \(limits.bodyTimeout)", context: context)
+            }
+        case .shutdown:
+            report.hit(.shutdownDrain, "closed a connection from \(peer) still busy \(limits.shutdownDrain) after shutdown began")
+            context.close(promise: nil)
+        }
+    }
+
+    private func quiesce(context: ChannelHandlerContext) {
+        quiescing = true
+        if requestsInFlight == 0 {
+            context.close(promise: nil)
+        } else if readingBody, !responseStarted {
+            refuse(.serviceUnavailable, message: "Service Unavailable: the bridge is shutting down", context: context)
+        } else {
+            arm(.shutdown, context: context)
+        }
+    }
+
+    /// Answers the request being read with a JSON-RPC error and closes.
+    private func refuse(_ status: HTTPResponseStatus, message: String, context: ChannelHandlerContext) {
+        responseStarted = true
+        let body = JSONRPCErrorBody.buffer(id: nil, code: .serverError, message: message)
+        let headers = HTTPHeaders([
+            ("Content-Type", "application/json"), ("Content-Length", "\(body.readableBytes)"), ("Connection", "close"),
+        ])
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: requestVersion, status: status, headers: headers))), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        writeThenClose(wrapOutboundOut(.end(nil)), promise: nil, context: context)
+    }
+
+    private func writeThenClose(_ data: NIOAny, promise: EventLoopPromise<Void>?, context: ChannelHandlerContext) {
+        let written = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(data, promise: written)
+        written.futureResult.assumeIsolated().whenComplete { result in
+            promise?.completeWith(result)
+            context.close(promise: nil)
+        }
+    }
+}

@@ -1,0 +1,58 @@
+import Logging
+import Synchronization
+import Testing
+
+@testable import MCPBridge
+
+@Suite struct ConnectionLimitTests {
+    @Test func theCapFitsTheDescriptorLimitButNeverExceedsWhatWasAsked() {
+        #expect(DescriptorBudget.fittedCap(4, available: 10_000) == 4)
+        #expect(DescriptorBudget.fittedCap(1024, available: 500) == 500)
+        #expect(DescriptorBudget.fittedCap(1024, available: -300) == 16)
+        #expect(DescriptorBudget.fittedCap(8, available: -300) == 8)
+    }
+
+    @Test func aLimitThatBitesOftenIsLoggedOncePerWindowWithACountOfTheRest() {
+        let lines = CapturedLines()
+        let logger = Logger(label: "test") { _ in CapturingHandler(lines: lines) }
+        let report = LimitReport(logger: logger, interval: .seconds(10))
+        let start = ContinuousClock.now
+        for step in 0..<100 {
+            report.hit(.headerTimeout, "slow client", now: start + .milliseconds(step))
+        }
+        report.hit(.bodyTimeout, "slow body", now: start)
+        #expect(lines.all.map(\.message) == ["slow client", "slow body"])
+        report.hit(.headerTimeout, "slow client again", now: start + .seconds(11))
+        let last = lines.all.last
+        #expect(last?.message == "slow client again")
+        #expect(last?.metadata["also_since_last_line"] == "99")
+        #expect(last?.metadata["limit"] == "header_timeout")
+    }
+}
+
+final class CapturedLines: Sendable {
+    struct Line: Sendable {
+        var message: String
+        var metadata: [String: String]
+    }
+
+    private let lines = Mutex<[Line]>([])
+    var all: [Line] { lines.withLock { $0 } }
+    func append(_ line: Line) { lines.withLock { $0.append(line) } }
+}
+
+struct CapturingHandler: LogHandler {
+    let lines: CapturedLines
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
+        let merged = self.metadata.merging(metadata ?? [:]) { $1 }
+        lines.append(.init(message: message.description, metadata: merged.mapValues { "\($0)" }))
+    }
+}

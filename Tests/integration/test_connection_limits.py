@@ -191,3 +191,20 @@ def test_sigterm_completes_while_a_client_holds_a_connection_it_asked_to_close(b
     bridge.proc.wait(15)
     assert time.monotonic() - started < 10
     assert bridge.proc.returncode == 0
+
+
+def test_duplicate_or_missing_host_headers_get_400(bridge):
+    body = json.dumps(initialize_body()).encode()
+    for raw in (request_bytes(body, extra="Host: evil.example\r\n"),
+                request_bytes(body).replace(b"Host: 127.0.0.1\r\n", b"")):
+        sock = connect(bridge)
+        sock.sendall(raw)
+        status, _, payload = read_response(sock)
+        assert status == 400
+        assert "exactly one Host" in json.loads(payload)["error"]["message"]
+        assert closed_within(sock, 3)
+    # HTTP/1.0 may omit Host; on a loopback bind the DNS-rebinding check then refuses it.
+    sock = connect(bridge)
+    sock.sendall(request_bytes(body, version="HTTP/1.0").replace(b"Host: 127.0.0.1\r\n", b""))
+    status, _, payload = read_response(sock)
+    assert status == 403 and "Host" in json.loads(payload)["error"]["message"]

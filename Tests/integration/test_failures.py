@@ -2,6 +2,8 @@
 
 import json
 import os
+import sys
+import threading
 import time
 
 import httpx
@@ -134,3 +136,58 @@ def test_stderr_of_the_child_reaches_the_bridge_log_with_the_session(bridge):
     assert bridge.wait_for_log("hello from the child's stderr")
     line = next(l for l in bridge.log_lines if "hello from the child's stderr" in l)
     assert f"mcp.session={session_id[:8]}" in line
+
+
+# A child that answers initialize, then closes its stdin and lives on for a while: a POST in that
+# window cannot reach it, and is refused (404) while the session still stands.
+DEAF_CHILD = r"""
+import json, os, sys, time
+line = sys.stdin.readline()
+request = json.loads(line)
+print(json.dumps({"jsonrpc": "2.0", "id": request["id"], "result": {"protocolVersion": "2024-11-05",
+      "capabilities": {}, "serverInfo": {"name": "deaf", "version": "1"}}}), flush=True)
+sys.stdin.readline()  # notifications/initialized
+os.close(0)
+time.sleep(2)
+"""
+
+
+def test_a_legacy_post_refused_with_404_gets_no_second_answer_on_the_stream(bridge_factory):
+    import httpx
+    bridge = bridge_factory(child=[sys.executable, "-c", DEAF_CHILD])
+    events: list[dict] = []
+    endpoint = threading.Event()
+    message_url: list[str] = []
+
+    def listen():
+        with httpx.stream("GET", bridge.sse_url, timeout=20) as reply:
+            for line in reply.iter_lines():
+                if line.startswith("data: /"):
+                    message_url.append(bridge.base + line[6:])
+                    endpoint.set()
+                elif line.startswith("data: {"):
+                    events.append(json.loads(line[6:]))
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    assert endpoint.wait(10)
+    post = lambda body: httpx.post(message_url[0], json=body, timeout=10)
+    assert post({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2024-11-05", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}).status_code == 202
+    assert post({"jsonrpc": "2.0", "method": "notifications/initialized"}).status_code == 202
+    assert wait_until(lambda: any(e.get("id") == 1 for e in events))
+    refused_id = None
+    deadline = time.monotonic() + 5
+    request_id = 2
+    while time.monotonic() < deadline:  # until the child has closed its stdin
+        if post({"jsonrpc": "2.0", "id": request_id, "method": "tools/list"}).status_code == 404:
+            refused_id = request_id
+            break
+        request_id += 1
+        time.sleep(0.05)
+    assert refused_id is not None, "no POST was refused after the child closed its stdin"
+    listener.join(15)  # the child exits after 2 s; the session ends and the stream with it
+    assert not listener.is_alive()
+    assert [e for e in events if e.get("id") == refused_id] == [], "a request refused with 404 was also answered on the stream"
+    # Those accepted before it were answered on the stream when the child exited.
+    assert {e["id"] for e in events if "error" in e} == set(range(2, refused_id))

@@ -9,6 +9,7 @@ import NIOHTTP1
 ///   closed right after its response, instead of half-closing and waiting for the client;
 /// - an answer sent while the body still arrives (413) is followed by reading and discarding the
 ///   rest (bounded), then a close, so a client that writes its whole body first sees the answer;
+/// - a request with no `Host` (HTTP/1.1) or several gets a 400 and a close;
 /// - on shutdown, an idle connection closes at once, a half-received body gets a 503, and any
 ///   other connection is closed after `shutdownDrain` whatever the client does.
 final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
@@ -73,6 +74,14 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         switch unwrapInboundIn(data) {
         case .head(let head):
             guard !draining else { return }
+            let hosts = head.headers["host"].count
+            if hosts > 1 || (hosts == 0 && head.version != .http1_0) {
+                // RFC 9112 §3.2: which Host would the checks downstream trust?
+                draining = true
+                requestVersion = head.version
+                refuse(.badRequest, message: "Bad Request: a request needs exactly one Host header", context: context)
+                return
+            }
             requestsInFlight += 1
             readingBody = true
             responseStarted = false

@@ -58,8 +58,15 @@ struct LegacySSEEndpoint: Sendable {
             return Reply.jsonRPCError(.notFound, code: .sessionEnded, message: "Session not found; open a new /sse stream")
         }
         guard await session.forward(intake.lines) else {
+            // One answer per request: a 404 here, or (when the session's end got there first)
+            // the error it already put on the stream.
+            guard session.withdraw(intake.requests) else { return Self.accepted }
             return Reply.jsonRPCError(.notFound, code: .sessionEnded, message: "Session not found; open a new /sse stream")
         }
-        return Response(status: .accepted, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: "Accepted")))
+        return Self.accepted
+    }
+
+    private static var accepted: Response {
+        Response(status: .accepted, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: "Accepted")))
     }
 }

@@ -270,6 +270,20 @@ public final class Session: Sendable {
         }
     }
 
+    /// Takes back requests whose POST is being refused because they never reached the child,
+    /// so the session's end cannot also answer them on the stream. False when the end already
+    /// answered them there (it takes every pending request at once).
+    public func withdraw(_ requests: [Envelope]) -> Bool {
+        state.withLock { state in
+            let ids = requests.compactMap(\.id)
+            guard ids.allSatisfy({ state.pending[$0] != nil }) else { return false }
+            for id in ids {
+                if let token = state.pending.removeValue(forKey: id)?.progressToken { state.progressStreams[token] = nil }
+            }
+            return true
+        }
+    }
+
     /// Sends client messages (already validated, one JSON text each) to the child.
     public func forward(_ messages: [ByteBuffer]) async -> Bool {
         for message in messages {

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import Synchronization
 import Testing
@@ -54,5 +57,33 @@ struct CapturingHandler: LogHandler {
     func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
         let merged = self.metadata.merging(metadata ?? [:]) { $1 }
         lines.append(.init(message: message.description, metadata: merged.mapValues { "\($0)" }))
+    }
+}
+
+@Suite struct PipeSetupTests {
+    struct Exhausted: Error {}
+
+    @Test func aPipeThatCannotBeMadeClosesThoseAlreadyMade() {
+        var next: CInt = 100
+        var closed: [CInt] = []
+        #expect(throws: Exhausted.self) {
+            _ = try PipePair.triple(making: {
+                guard next < 104 else { throw Exhausted() }
+                defer { next += 2 }
+                return PipePair(read: next, write: next + 1)
+            }, closing: { closed.append($0) })
+        }
+        #expect(closed.sorted() == [100, 101, 102, 103])
+    }
+
+    @Test func descriptorsHandedToNIOAreNeverClosedByTheBridge() throws {
+        let pair = try PipePair.make()
+        let owned = OwnedDescriptors([pair.read, pair.write])
+        owned.handOver(pair.read)
+        owned.closeRemaining()
+        owned.closeRemaining()
+        // The handed-over end is still open (ours to close here); the other was closed once.
+        #expect(fcntl(pair.read, F_GETFD) != -1)
+        #expect(systemClose(pair.read) == 0)
     }
 }

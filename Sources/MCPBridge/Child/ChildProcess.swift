@@ -95,10 +95,12 @@ public final class ChildProcess: Sendable {
     ) async -> ChildExit {
         let pipes: (stdin: PipePair, stdout: PipePair, stderr: PipePair)
         do {
-            pipes = (try PipePair(), try PipePair(), try PipePair())
+            pipes = try PipePair.triple()
         } catch {
             return .failedToStart("cannot create pipes: \(error)")
         }
+        // The child's ends go to swift-subprocess, which closes them; ours until NIO takes them.
+        let ours = OwnedDescriptors([pipes.stdin.write, pipes.stdout.read, pipes.stderr.read])
         var platformOptions = PlatformOptions()
         platformOptions.createSession = true
         if let user = command.user {
@@ -130,7 +132,7 @@ public final class ChildProcess: Sendable {
             ) { execution in
                 started(execution.processIdentifier.value)
                 await self.serve(execution, stdin: pipes.stdin.write, stdout: pipes.stdout.read, stderr: pipes.stderr.read,
-                                 logger: logger, onFrame: onFrame)
+                                 owned: ours, logger: logger, onFrame: onFrame)
             }
             switch result.terminationStatus {
             case .exited(let code): return .exited(code: code)
@@ -138,8 +140,7 @@ public final class ChildProcess: Sendable {
             }
         } catch {
             stdin.close()
-            // The child's ends were handed to swift-subprocess, which closes them; ours are not.
-            for fd in [pipes.stdin.write, pipes.stdout.read, pipes.stderr.read] { _ = systemClose(fd) }
+            ours.closeRemaining()
             return .failedToStart(String(describing: error))
         }
     }
@@ -148,19 +149,26 @@ public final class ChildProcess: Sendable {
     /// sure the whole process group is gone.
     private func serve(
         _ execution: Execution<FileDescriptorInput, FileDescriptorOutput, FileDescriptorOutput>,
-        stdin stdinFD: CInt, stdout stdoutFD: CInt, stderr stderrFD: CInt,
+        stdin stdinFD: CInt, stdout stdoutFD: CInt, stderr stderrFD: CInt, owned: OwnedDescriptors,
         logger: Logger, onFrame: @Sendable (LineFramer.Frame) async -> Void
     ) async {
-        let channels: (stdin: PipeChannel, stdout: PipeChannel, stderr: PipeChannel)
+        var attached: [PipeChannel] = []
         do {
-            channels = (try await PipeChannel.writing(to: stdinFD), try await PipeChannel.reading(from: stdoutFD),
-                        try await PipeChannel.reading(from: stderrFD))
+            for (fd, writing) in [(stdinFD, true), (stdoutFD, false), (stderrFD, false)] {
+                // NIO owns the descriptor as soon as the bootstrap takes it, even if that fails.
+                owned.handOver(fd)
+                attached.append(writing ? try await PipeChannel.writing(to: fd) : try await PipeChannel.reading(from: fd))
+            }
         } catch {
             logger.error("cannot attach the child's pipes", metadata: ["error": "\(error)"])
             stdin.close()
+            for channel in attached { try? await channel.channel.close() }
+            owned.closeRemaining()
             await execution.teardown(using: [])
+            try? execution.send(signal: .kill, toProcessGroup: true)
             return
         }
+        let channels = (stdin: attached[0], stdout: attached[1], stderr: attached[2])
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 try? await channels.stdin.executeThenClose { _, outbound in await self.pumpStdin(into: outbound, logger: logger) }

@@ -5,6 +5,7 @@ import Musl
 #endif
 import NIOCore
 import NIOPosix
+import Synchronization
 
 /// Both ends of a fresh pipe, close-on-exec (the child gets its end through swift-subprocess).
 struct PipePair {
@@ -16,13 +17,54 @@ struct PipePair {
         var description: String { String(cString: strerror(errno)) }
     }
 
-    init() throws {
+    init(read: CInt, write: CInt) {
+        self.read = read
+        self.write = write
+    }
+
+    /// A close-on-exec pipe (posix_spawn also closes every other descriptor in the child:
+    /// CLOEXEC_DEFAULT).
+    static func make() throws -> PipePair {
         var fds: [CInt] = [-1, -1]
         guard pipe(&fds) == 0 else { throw Failure(errno: errno) }
-        // posix_spawn also closes every other descriptor in the child (CLOEXEC_DEFAULT).
         for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-        read = fds[0]
-        write = fds[1]
+        return PipePair(read: fds[0], write: fds[1])
+    }
+
+    /// The child's stdin, stdout and stderr pipes, or none: if one cannot be made, those already
+    /// made are closed before the error is thrown.
+    static func triple(
+        making make: () throws -> PipePair = PipePair.make, closing close: (CInt) -> Void = { _ = systemClose($0) }
+    ) throws -> (stdin: PipePair, stdout: PipePair, stderr: PipePair) {
+        var made: [PipePair] = []
+        do {
+            for _ in 0..<3 { made.append(try make()) }
+        } catch {
+            for pair in made { close(pair.read); close(pair.write) }
+            throw error
+        }
+        return (made[0], made[1], made[2])
+    }
+}
+
+/// The bridge's ends of a child's pipes that it still has to close itself: each leaves this
+/// set when a NIO channel takes it over, so an error path never closes a descriptor NIO owns
+/// (whose number may already belong to someone else).
+final class OwnedDescriptors: Sendable {
+    private let descriptors: Mutex<Set<CInt>>
+
+    init(_ descriptors: [CInt]) {
+        self.descriptors = Mutex(Set(descriptors))
+    }
+
+    /// Marks `fd` as owned by a channel from now on.
+    func handOver(_ fd: CInt) {
+        _ = descriptors.withLock { $0.remove(fd) }
+    }
+
+    /// Closes what nobody else took, once.
+    func closeRemaining() {
+        for fd in descriptors.withLock({ set in defer { set.removeAll() }; return set }) { _ = systemClose(fd) }
     }
 }
 

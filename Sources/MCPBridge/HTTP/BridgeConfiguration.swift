@@ -3,6 +3,10 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+#if canImport(CNIOLinux)
+// Which clang module "owns" in_addr depends on build order; name both so either is visible.
+import CNIOLinux
+#endif
 
 /// Everything the bridge needs to run, validated once at start-up.
 public struct BridgeConfiguration: Sendable {

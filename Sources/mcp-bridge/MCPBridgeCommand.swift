@@ -52,6 +52,9 @@ struct MCPBridgeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("End a session whose initialize has not completed this long after it began.", valueName: "duration"))
     var initializeTimeout = "60s"
 
+    @Option(help: ArgumentHelp("At --max-sessions, let a new session evict the session idle longest if it has had no request and no open stream this long.", valueName: "duration"))
+    var evictIdleAfter = "60s"
+
     @Option(help: ArgumentHelp("Answer a request the MCP server has not answered within this with a JSON-RPC error (and cancel it in the server).", valueName: "duration"))
     var requestTimeout = "10m"
 
@@ -305,6 +308,7 @@ struct MCPBridgeCommand: AsyncParsableCommand {
         configuration.sessions.maximumSessions = maxSessions
         configuration.sessions.idleTimeout = try duration(sessionIdleTimeout, flag: "--session-idle-timeout", minimum: .seconds(1))
         configuration.sessions.initializeTimeout = try duration(initializeTimeout, flag: "--initialize-timeout", minimum: .seconds(1))
+        configuration.sessions.evictIdleAfter = try duration(evictIdleAfter, flag: "--evict-idle-after", minimum: .seconds(1))
         configuration.sessions.requestTimeout = try duration(requestTimeout, flag: "--request-timeout", minimum: .seconds(1))
         configuration.sessions.session.streamBufferBytes = try size(streamBufferBytes, flag: "--stream-buffer-bytes")
         configuration.sessions.session.childLimits = ChildLimits(

@@ -337,3 +337,27 @@ def test_a_request_the_server_never_answers_gets_an_error_after_the_request_time
     # The session still works afterwards.
     quick = post(bridge, {"jsonrpc": "2.0", "id": 10, "method": "tools/list"}, session_id=session_id, accept="application/json")
     assert quick.status_code == 200 and quick.json()["id"] == 10
+
+
+def test_at_the_session_cap_the_longest_idle_session_is_evicted_but_busy_ones_are_not(bridge_factory):
+    bridge = bridge_factory(args=["--max-sessions", "2", "--evict-idle-after", "1s"])
+    first = raw_initialize(bridge.base)
+    time.sleep(0.3)
+    second = raw_initialize(bridge.base)
+    # Too early: nobody has been idle for a second yet.
+    assert post(bridge, initialize_body()).status_code == 503
+    time.sleep(1.3)
+    third = raw_initialize(bridge.base)  # evicts `first`, idle longest
+    ping = {"jsonrpc": "2.0", "id": 5, "method": "ping"}
+    assert post(bridge, ping, session_id=first).status_code == 404
+    assert post(bridge, ping, session_id=second).status_code == 200
+    assert post(bridge, ping, session_id=third).status_code == 200
+    # Sessions with an open stream are never idle: with both streams open, the cap holds.
+    with httpx.stream("GET", bridge.mcp_url, headers={"Accept": "text/event-stream", "Mcp-Session-Id": second},
+                      timeout=10) as a, \
+         httpx.stream("GET", bridge.mcp_url, headers={"Accept": "text/event-stream", "Mcp-Session-Id": third},
+                      timeout=10) as b:
+        assert a.status_code == 200 and b.status_code == 200
+        time.sleep(1.3)
+        assert post(bridge, initialize_body()).status_code == 503
+    assert "evicted" in bridge.log

@@ -185,7 +185,12 @@ public final class Session: Sendable {
 
     /// Whether the session has had no open stream and no request for `timeout`.
     func isIdle(for timeout: Duration, now: ContinuousClock.Instant) -> Bool {
-        state.withLock { $0.openStreams == 0 && now - $0.lastActivity > timeout }
+        (idleTime(now: now) ?? .zero) > timeout
+    }
+
+    /// How long the session has had no request and no open stream; nil while it has one.
+    func idleTime(now: ContinuousClock.Instant) -> Duration? {
+        state.withLock { $0.openStreams == 0 && !$0.ended ? now - $0.lastActivity : nil }
     }
 
     /// Registers the requests of one POST so their responses come back to `stream`.

@@ -17,6 +17,9 @@ public final class SessionManager: Service, Sendable {
         /// A session whose `initialize` has not completed within this is ended, so sessions
         /// that never start cannot hold every `maximumSessions` slot for the idle timeout.
         public var initializeTimeout: Duration = .seconds(60)
+        /// At the session cap, a new session evicts the session idle longest, if it has been idle
+        /// this long: sessions clients forgot cannot lock everyone out for the idle timeout.
+        public var evictIdleAfter: Duration = .seconds(60)
         /// A request the child has not answered within this gets a JSON-RPC error.
         public var requestTimeout: Duration = .seconds(600)
         public var session = SessionConfiguration()
@@ -62,7 +65,14 @@ public final class SessionManager: Service, Sendable {
     public func create(transport: Session.Transport) throws(CreateError) -> Session {
         let session = try state.withLock { (state) throws(CreateError) -> Session in
             guard !state.shuttingDown else { throw .shuttingDown }
-            guard state.sessions.count < configuration.maximumSessions else { throw .limitReached(configuration.maximumSessions) }
+            if state.sessions.count >= configuration.maximumSessions {
+                guard let evicted = Self.longestIdle(in: state.sessions.values, atLeast: configuration.evictIdleAfter) else {
+                    throw .limitReached(configuration.maximumSessions)
+                }
+                // Its slot is free now; its child walks the shutdown ladder in the background.
+                state.sessions[evicted.id] = nil
+                evicted.terminate(reason: "evicted: idle while the session limit was reached")
+            }
             var id = SessionID.make()
             while state.sessions[id] != nil { id = SessionID.make() }
             let session = Session(
@@ -76,6 +86,16 @@ public final class SessionManager: Service, Sendable {
         metrics.sessionStarted(transport: transport.rawValue)
         launchQueue.yield(session)
         return session
+    }
+
+    /// The session with no stream and no request for longest, if that is at least `minimum`.
+    static func longestIdle(in sessions: some Sequence<Session>, atLeast minimum: Duration, now: ContinuousClock.Instant = .now) -> Session? {
+        var chosen: (session: Session, idle: Duration)?
+        for session in sessions {
+            guard let idle = session.idleTime(now: now), idle >= minimum, idle > (chosen?.idle ?? .zero) else { continue }
+            chosen = (session, idle)
+        }
+        return chosen?.session
     }
 
     public func run() async throws {

@@ -81,6 +81,16 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // libFuzzer targets and their replay tool (scripts/fuzz builds mcp-fuzz with -sanitize=fuzzer).
+        .target(
+            name: "FuzzTargets",
+            dependencies: [
+                "MCPBridge", "SandboxBuilder",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(name: "mcp-fuzz", dependencies: ["FuzzTargets"], swiftSettings: strictSettings),
         .testTarget(
             name: "SandboxBuilderTests",
             dependencies: ["SandboxBuilder"],

@@ -28,6 +28,18 @@ import Testing
         #expect(BridgeConfiguration.isLoopback(host))
     }
 
+    /// Found by `scripts/fuzz guards`: junk after the port passed as loopback.
+    @Test func aHostOrOriginWithAMalformedPortIsNotLoopback() {
+        for host in ["127.0.0.1:80\u{FFFD}0", "127.0.0.1:", "localhost:123456", "[::1]x", "[::1]:80:80", "127.0.0.1:8000 "] {
+            #expect(guards().checkOrigin(host: host, origin: nil) != .allowed, "\(host)")
+        }
+        for host in ["127.0.0.1:8000", "[::1]:8000", "localhost", "LOCALHOST:1"] {
+            #expect(guards().checkOrigin(host: host, origin: nil) == .allowed, "\(host)")
+        }
+        #expect(!guards().isAllowedOrigin("http://localhost:3000junk"))
+        #expect(guards().isAllowedOrigin("http://localhost:3000"))
+    }
+
     @Test func rebindingHostIsForbiddenOnALoopbackBind() {
         #expect(guards().checkOrigin(host: "evil.example.com", origin: nil) == .forbidden("Host evil.example.com is not allowed"))
         #expect(guards().checkOrigin(host: "evil.example.com:8000", origin: "http://evil.example.com:8000") != .allowed)

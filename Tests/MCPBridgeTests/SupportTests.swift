@@ -52,6 +52,13 @@ import Testing
         #expect(event == "event: message\ndata: {\"a\":1,\"b\":2}\n\n")
     }
 
+    /// Found by `scripts/fuzz sse`: CRs inside a separator's bytes, once dropped, must not leave a raw separator.
+    @Test func droppingCarriageReturnsCannotAssembleARawLineSeparator() {
+        let bytes: [UInt8] = [0x22, 0xE2, 0x0D, 0x0D, 0x80, 0xA8, 0x62, 0xC2, 0x0D, 0x85, 0x22]
+        let event = String(buffer: SSEEncoding.messageEvent(ByteBuffer(bytes: bytes)))
+        #expect(event == "event: message\ndata: \"\\u2028b\\u0085\"\n\n")
+    }
+
     @Test func stdioLinesLoseOnlyTheirLineBreaks() {
         let pretty = Array("{\n  \"jsonrpc\": \"2.0\",\r\n  \"method\": \"x\"\n}".utf8)
         let line = pretty.withUnsafeBytes { StdioLine.compact($0) }

@@ -43,7 +43,7 @@ public struct RequestGuards: Sendable {
         if extraOrigins.contains(lowered) { return true }
         for scheme in ["http://", "https://"] where lowered.hasPrefix(scheme) {
             let authority = String(lowered.dropFirst(scheme.count))
-            return !authority.contains("/") && BridgeConfiguration.isLoopback(Self.hostname(ofAuthority: authority))
+            return Self.hostname(ofAuthority: authority).map(BridgeConfiguration.isLoopback) ?? false
         }
         return false
     }
@@ -51,18 +51,32 @@ public struct RequestGuards: Sendable {
     func isAllowedHost(_ host: String) -> Bool {
         let lowered = host.lowercased()
         if extraHosts.contains(lowered) { return true }
-        let name = Self.hostname(ofAuthority: lowered)
+        guard let name = Self.hostname(ofAuthority: lowered) else { return false }
         return BridgeConfiguration.isLoopback(name) || extraHosts.contains(name)
     }
 
-    /// `host[:port]` or `[v6][:port]` → host (brackets kept off).
-    static func hostname(ofAuthority authority: String) -> String {
+    /// `host[:port]` or `[v6][:port]` → host (brackets kept off); nil when the port is not 1–5
+    /// ASCII digits or anything follows the brackets (found by `scripts/fuzz guards`: a Host
+    /// of `127.0.0.1:80<junk>` passed as loopback).
+    static func hostname(ofAuthority authority: String) -> String? {
+        let host: Substring
+        let rest: Substring
         if authority.hasPrefix("[") {
-            guard let close = authority.firstIndex(of: "]") else { return authority }
-            return String(authority[authority.index(after: authority.startIndex)..<close])
+            guard let close = authority.firstIndex(of: "]") else { return nil }
+            host = authority[authority.index(after: authority.startIndex)..<close]
+            rest = authority[authority.index(after: close)...]
+        } else if let colon = authority.firstIndex(of: ":") {
+            host = authority[..<colon]
+            rest = authority[colon...]
+        } else {
+            host = authority[...]
+            rest = ""
         }
-        if let colon = authority.lastIndex(of: ":") { return String(authority[..<colon]) }
-        return authority
+        if !rest.isEmpty {
+            let port = rest.dropFirst()
+            guard rest.first == ":", (1...5).contains(port.count), port.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
+        }
+        return String(host)
     }
 
     public var requiresToken: Bool { !tokens.isEmpty }

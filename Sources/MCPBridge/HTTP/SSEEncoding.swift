@@ -15,33 +15,39 @@ public enum SSEEncoding {
         var out = ByteBuffer()
         out.reserveCapacity(prefix.utf8.count + json.readableBytes + 2)
         out.writeString(prefix)
-        json.withUnsafeReadableBytes { bytes in
-            var start = 0
-            var index = 0
-            while index < bytes.count {
-                let byte = bytes[index]
-                if byte == 0xE2, index + 2 < bytes.count, bytes[index + 1] == 0x80, bytes[index + 2] == 0xA8 || bytes[index + 2] == 0xA9 {
-                    out.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[start..<index]))
-                    out.writeString(bytes[index + 2] == 0xA8 ? "\\u2028" : "\\u2029")
-                    index += 3
-                    start = index
-                } else if byte == 0xC2, index + 1 < bytes.count, bytes[index + 1] == 0x85 {
-                    out.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[start..<index]))
-                    out.writeString("\\u0085")
-                    index += 2
-                    start = index
-                } else if byte == 0x0D {
-                    out.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[start..<index]))
-                    index += 1
-                    start = index
-                } else {
-                    index += 1
-                }
-            }
-            out.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[start..<bytes.count]))
+        if json.readableBytesView.contains(0x0D) {
+            // CRs go first: dropping one between the bytes of a separator would otherwise
+            // assemble a raw U+2028 that the escaping below had already passed (found by fuzzing).
+            let withoutCR = ByteBuffer(bytes: json.readableBytesView.lazy.filter { $0 != 0x0D })
+            withoutCR.withUnsafeReadableBytes { writeEscapingSeparators($0, into: &out) }
+        } else {
+            json.withUnsafeReadableBytes { writeEscapingSeparators($0, into: &out) }
         }
         out.writeString("\n\n")
         return out
+    }
+
+    /// Copies `bytes`, rewriting raw U+2028, U+2029 and U+0085 as JSON escapes.
+    private static func writeEscapingSeparators(_ bytes: UnsafeRawBufferPointer, into out: inout ByteBuffer) {
+        var start = 0
+        var index = 0
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == 0xE2, index + 2 < bytes.count, bytes[index + 1] == 0x80, bytes[index + 2] == 0xA8 || bytes[index + 2] == 0xA9 {
+                out.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[start..<index]))
+                out.writeString(bytes[index + 2] == 0xA8 ? "\\u2028" : "\\u2029")
+                index += 3
+                start = index
+            } else if byte == 0xC2, index + 1 < bytes.count, bytes[index + 1] == 0x85 {
+                out.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[start..<index]))
+                out.writeString("\\u0085")
+                index += 2
+                start = index
+            } else {
+                index += 1
+            }
+        }
+        out.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[start..<bytes.count]))
     }
 
     public static func event(_ name: String, data: String) -> ByteBuffer {

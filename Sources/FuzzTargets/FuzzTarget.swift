@@ -1,0 +1,136 @@
+import FoundationEssentials
+@testable import MCPBridge
+import NIOCore
+import SandboxBuilder
+
+/// The libFuzzer targets: each takes arbitrary bytes, must never crash, and checks a property
+/// of its parser with `precondition` (a broken property is a crash the fuzzer reports).
+/// Seed corpora live in `fuzz/corpus/<rawValue>/`; `scripts/fuzz` runs them.
+public enum FuzzTarget: String, CaseIterable, Sendable {
+    /// Client and child JSON-RPC messages (`EnvelopeScanner`): anything it accepts is JSON a
+    /// reference parser accepts, and its stdio form holds no line break.
+    case envelope
+    /// The child's stdout framing (`LineFramer`): frames do not depend on how reads split the
+    /// stream, hold no LF, and stay within the limit.
+    case framer
+    /// SSE `data:` encoding (`SSEEncoding`): one event, no CR, no line separator a parser splits on.
+    case sse
+    /// Host, Origin, Accept, Content-Type and Authorization handling (`RequestGuards`).
+    case guards
+    /// The `.env` parser (`DotEnv`): an error names a line inside the file.
+    case dotenv
+    /// `--stdio`/`--sidecar` splitting (`ShellWords`): plain words split like whitespace.
+    case shellwords
+
+    public func run(_ bytes: UnsafeRawBufferPointer) {
+        switch self {
+        case .envelope: Self.envelope(bytes)
+        case .framer: Self.framer(bytes)
+        case .sse: Self.sse(bytes)
+        case .guards: Self.guards(bytes)
+        case .dotenv: Self.dotenv(bytes)
+        case .shellwords: Self.shellwords(bytes)
+        }
+    }
+
+    static func envelope(_ bytes: UnsafeRawBufferPointer) {
+        _ = EnvelopeScanner.peekID(inPrefix: bytes)
+        _ = EnvelopeScanner.initializeResultVersion(bytes)
+        guard let parsed = try? EnvelopeScanner.parse(bytes) else { return }
+        let line = StdioLine.compact(bytes)
+        precondition(!line.readableBytesView.contains(0x0A) && !line.readableBytesView.contains(0x0D), "a stdio line holds a line break")
+        // The JSON grammar allows lone surrogate escapes (and Python's json, like the scanner,
+        // takes them); the reference decoder refuses them, so it is consulted only without them.
+        if !hasSurrogateEscape(bytes) {
+            precondition((try? JSONDecoder().decode(JSONValue.self, from: Data(bytes))) != nil, "accepted text that is not JSON")
+        }
+        if case .batch(let elements) = parsed {
+            for element in elements { precondition(element.range.upperBound <= bytes.count, "batch element out of bounds") }
+        }
+    }
+
+    /// Whether `bytes` holds `\\uD800`…`\\uDFFF`.
+    static func hasSurrogateEscape(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard bytes.count >= 4 else { return false }
+        for index in 0..<(bytes.count - 3) where bytes[index] == UInt8(ascii: "\\") && bytes[index + 1] == UInt8(ascii: "u") {
+            let high = bytes[index + 2] | 0x20, next = bytes[index + 3] | 0x20
+            if high == UInt8(ascii: "d"), (UInt8(ascii: "8")...UInt8(ascii: "9")).contains(next) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(next) {
+                return true
+            }
+        }
+        return false
+    }
+
+    static func framer(_ bytes: UnsafeRawBufferPointer) {
+        guard let first = bytes.first else { return }
+        let limit = 32
+        func frames(chunk: Int) -> [LineFramer.Frame] {
+            var framer = LineFramer(maximumLineBytes: limit)
+            var frames: [LineFramer.Frame] = []
+            var start = 1
+            while start < bytes.count {
+                let end = min(bytes.count, start + chunk)
+                framer.append(UnsafeRawBufferPointer(rebasing: bytes[start..<end]), into: &frames)
+                start = end
+            }
+            framer.finish(into: &frames)
+            return frames
+        }
+        let whole = frames(chunk: bytes.count)
+        precondition(frames(chunk: Int(first % 7) + 1) == whole, "frames depend on how the stream was split")
+        for frame in whole {
+            switch frame {
+            case .line(let line):
+                precondition(line.readableBytes <= limit && !line.readableBytesView.contains(0x0A), "a frame is too long or holds LF")
+            case .oversized(let prefix, let length):
+                precondition(length > limit && prefix.readableBytes <= LineFramer.oversizedPrefixBytes, "a wrong oversized frame")
+            }
+        }
+    }
+
+    static func sse(_ bytes: UnsafeRawBufferPointer) {
+        // Message lines never hold LF: the framer split on it.
+        let message = ByteBuffer(bytes: bytes.filter { $0 != 0x0A })
+        let event = Array(SSEEncoding.messageEvent(message).readableBytesView)
+        let prefix = Array("event: message\ndata: ".utf8)
+        precondition(event.starts(with: prefix) && event.suffix(2) == [0x0A, 0x0A], "not one event")
+        let data = event[prefix.count..<(event.count - 2)]
+        precondition(!data.contains(0x0A) && !data.contains(0x0D), "the data line breaks")
+        let text = String(decoding: data, as: UTF8.self)
+        precondition(!text.unicodeScalars.contains { $0 == "\u{2028}" || $0 == "\u{2029}" || $0 == "\u{85}" }, "a separator some parsers split on")
+    }
+
+    static func guards(_ bytes: UnsafeRawBufferPointer) {
+        let fields = bytes.split(separator: 0, maxSplits: 4, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+        let host = fields[0]
+        let origin = fields.count > 1 ? fields[1] : nil
+        let guards = RequestGuards(configuration: BridgeConfiguration(command: ChildCommand(executable: "true", arguments: [], environment: [:])))
+        if guards.checkOrigin(host: host, origin: origin) == .allowed {
+            let allowedCharacters = Set("abcdefghijklmnopqrstuvwxyz0123456789.:[]-")
+            precondition(host.lowercased().allSatisfy(allowedCharacters.contains), "an odd Host passed the loopback check")
+        }
+        _ = AcceptedMediaTypes(header: fields.count > 2 ? fields[2] : nil)
+        _ = (fields.count > 3 ? fields[3] : "").isJSONMediaType
+        _ = RequestGuards.bearerToken(in: fields.last ?? "")
+        _ = BridgeConfiguration.isLoopback(host)
+    }
+
+    static func dotenv(_ bytes: UnsafeRawBufferPointer) {
+        let text = String(decoding: bytes, as: UTF8.self)
+        do {
+            _ = try DotEnv.parse(text, environment: ["HOME": "/root"])
+        } catch {
+            let lines = text.utf8.count(where: { $0 == 0x0A }) + 1
+            precondition(error.line >= 1 && error.line <= lines, "an error names line \(error.line) of \(lines)")
+        }
+    }
+
+    static func shellwords(_ bytes: UnsafeRawBufferPointer) {
+        let text = String(decoding: bytes, as: UTF8.self)
+        let split = try? ShellWords.split(text)
+        if !text.contains(where: { "'\"\\".contains($0) }) {
+            let plain = text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).map(String.init)
+            precondition(split == plain, "plain words split differently from whitespace")
+        }
+    }
+}

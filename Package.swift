@@ -97,6 +97,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "FuzzTargetsTests",
+            dependencies: ["FuzzTargets"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "MCPBridgeTests",
             dependencies: ["MCPBridge"],
             swiftSettings: strictSettings

@@ -175,8 +175,9 @@ public struct DeploymentSpec: Sendable, Equatable {
             problems.append(Problem(variable: "MCP_AUTH_TOKEN", message: "set a random token of at least 16 characters (builder init generates one)"))
         }
         previousTokens = (values["MCP_AUTH_TOKENS_PREVIOUS"] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        for token in [authToken] + previousTokens where token.range(of: "^[\(AcceptedTokens.characters)]*$", options: .regularExpression) == nil {
-            problems.append(Problem(variable: "MCP_AUTH_TOKEN", message: "tokens may only contain \(AcceptedTokens.characters)"))
+        for (variable, tokens) in [("MCP_AUTH_TOKEN", [authToken]), ("MCP_AUTH_TOKENS_PREVIOUS", previousTokens)]
+        where tokens.contains(where: { $0.range(of: "^[\(AcceptedTokens.characters)]*$", options: .regularExpression) == nil }) {
+            problems.append(Problem(variable: variable, message: "tokens may only contain \(AcceptedTokens.characters)"))
         }
         tlsCertificateFile = value("MCP_TLS_CERT_FILE")
         tlsKeyFile = value("MCP_TLS_KEY_FILE")

@@ -22,6 +22,14 @@ public enum DotEnv {
         return try parser.parse()
     }
 
+    /// The line each variable was last assigned on (for error messages that say `FILE:LINE`).
+    public static func lines(_ text: String, file: String = ".env", environment: [String: String] = [:]) throws(ParseError) -> [String: Int] {
+        let normalized = text.replacingOccurrences(of: "\r\n", with: "\n")
+        var parser = Parser(characters: Array(normalized), file: file, environment: environment)
+        _ = try parser.parse()
+        return parser.lines
+    }
+
     /// Parses into a dictionary (last assignment wins).
     public static func values(_ text: String, file: String = ".env", environment: [String: String] = [:]) throws(ParseError) -> [String: String] {
         var values: [String: String] = [:]
@@ -36,6 +44,8 @@ public enum DotEnv {
         var index = 0
         var line = 1
         var assigned: [String: String] = [:]
+        /// Where each key was last assigned.
+        var lines: [String: Int] = [:]
 
         init(characters: [Character], file: String, environment: [String: String]) {
             self.characters = characters
@@ -91,6 +101,7 @@ public enum DotEnv {
                 skipBlanks()
                 let value = try readValue(startLine: startLine)
                 assigned[key] = value
+                lines[key] = startLine
                 result.append((key, value))
             }
             return result

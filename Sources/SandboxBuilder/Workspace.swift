@@ -16,15 +16,20 @@ public struct Workspace: Sendable {
             throw LoadError(description: "cannot read \(path); create one with `builder init`")
         }
         let values: [String: String]
+        let lines: [String: Int]
         do {
             values = try DotEnv.values(text, file: path, environment: environment)
+            lines = try DotEnv.lines(text, file: path, environment: environment)
         } catch {
             throw LoadError(description: error.description)
         }
         do {
             spec = try DeploymentSpec(environment: values)
         } catch {
-            throw LoadError(description: "\(path) has problems:\n" + error.problems.map { "  \($0)" }.joined(separator: "\n"))
+            throw LoadError(description: "\(path) has problems:\n" + error.problems.map { problem in
+                // Where the value came from: its line, or the file when the variable is not set.
+                "  \(path)" + (lines[problem.variable].map { ":\($0)" } ?? "") + ": \(problem)"
+            }.joined(separator: "\n"))
         }
     }
 

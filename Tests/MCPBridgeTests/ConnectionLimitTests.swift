@@ -54,9 +54,9 @@ struct CapturingHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
-        let merged = self.metadata.merging(metadata ?? [:]) { $1 }
-        lines.append(.init(message: message.description, metadata: merged.mapValues { "\($0)" }))
+    func log(event: LogEvent) {
+        let merged = metadata.merging(event.metadata ?? [:]) { $1 }
+        lines.append(.init(message: event.message.description, metadata: merged.mapValues { "\($0)" }))
     }
 }
 

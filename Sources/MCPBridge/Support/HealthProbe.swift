@@ -3,6 +3,10 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+#if canImport(CNIOLinux)
+// Which clang module "owns" the socket types depends on build order; name both.
+import CNIOLinux
+#endif
 
 /// A dependency-free HTTP GET of `/healthz` on a loopback port, for container HEALTHCHECKs
 /// (slim and Alpine images have no curl).

@@ -15,9 +15,10 @@ RUN swift build -c release --product mcp-bridge --swift-sdk "$(uname -m)-swift-l
  && install -m 0755 ".build/$(uname -m)-swift-linux-musl/release/mcp-bridge" /mcp-bridge
 
 FROM ${BASE_IMAGE}
-# OS packages for the server (MCP_SERVER_PACKAGE, pinned: name=version), if any.
+# OS packages for the server, if any: MCP_SERVER_PACKAGE holds name=version words (builder checks
+# each), split on spaces on purpose and never globbed (set -f).
 ARG MCP_SERVER_PACKAGE
-RUN if [ -n "$MCP_SERVER_PACKAGE" ]; then apk add --no-cache $MCP_SERVER_PACKAGE; fi
+RUN set -f; if [ -n "$MCP_SERVER_PACKAGE" ]; then apk add --no-cache $MCP_SERVER_PACKAGE; fi
 # nginx terminates TLS on 8443 and checks the bearer token; the bridge stays on 127.0.0.1.
 RUN (command -v nginx && command -v openssl) >/dev/null || apk add --no-cache nginx openssl
 # The self-signed certificate's volume starts out owned by the runtime user.

@@ -15,9 +15,10 @@ RUN swift build -c release --product mcp-bridge --swift-sdk "$(uname -m)-swift-l
  && install -m 0755 ".build/$(uname -m)-swift-linux-musl/release/mcp-bridge" /mcp-bridge
 
 FROM ${BASE_IMAGE}
-# OS packages for the server (MCP_SERVER_PACKAGE, pinned: name=version), if any.
+# OS packages for the server, if any: MCP_SERVER_PACKAGE holds name=version words (builder checks
+# each), split on spaces on purpose and never globbed (set -f).
 ARG MCP_SERVER_PACKAGE
-RUN if [ -n "$MCP_SERVER_PACKAGE" ]; then apk add --no-cache $MCP_SERVER_PACKAGE; fi
+RUN set -f; if [ -n "$MCP_SERVER_PACKAGE" ]; then apk add --no-cache $MCP_SERVER_PACKAGE; fi
 # pinggy tunnels run over plain OpenSSH (installed unless the base image has it).
 RUN command -v ssh >/dev/null || apk add --no-cache openssh-client
 COPY tunnel/ /etc/mcp-sandbox/tunnel/

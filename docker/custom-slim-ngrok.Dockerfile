@@ -15,9 +15,10 @@ RUN swift build -c release --product mcp-bridge --swift-sdk "$(uname -m)-swift-l
  && install -m 0755 ".build/$(uname -m)-swift-linux-musl/release/mcp-bridge" /mcp-bridge
 
 FROM ${BASE_IMAGE}
-# OS packages for the server (MCP_SERVER_PACKAGE, pinned: name=version), if any.
+# OS packages for the server, if any: MCP_SERVER_PACKAGE holds name=version words (builder checks
+# each), split on spaces on purpose and never globbed (set -f).
 ARG MCP_SERVER_PACKAGE
-RUN if [ -n "$MCP_SERVER_PACKAGE" ]; then apt-get update && apt-get install -y --no-install-recommends $MCP_SERVER_PACKAGE && rm -rf /var/lib/apt/lists/*; fi
+RUN set -f; if [ -n "$MCP_SERVER_PACKAGE" ]; then apt-get update && apt-get install -y --no-install-recommends $MCP_SERVER_PACKAGE && rm -rf /var/lib/apt/lists/*; fi
 # The ngrok agent, checksum-verified: set BUILD_ARG_NGROK_AGENT_URL and BUILD_ARG_NGROK_AGENT_SHA256
 # to the agent tarball for this architecture and its published SHA-256.
 ARG NGROK_AGENT_URL

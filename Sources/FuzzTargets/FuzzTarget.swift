@@ -21,6 +21,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case dotenv
     /// `--stdio`/`--sidecar` splitting (`ShellWords`): plain words split like whitespace.
     case shellwords
+    /// `--bridge-binary` inspection (`ELFLinkage`): any file is read or refused, never a crash.
+    case elf
 
     public func run(_ bytes: UnsafeRawBufferPointer) {
         switch self {
@@ -30,6 +32,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .guards: Self.guards(bytes)
         case .dotenv: Self.dotenv(bytes)
         case .shellwords: Self.shellwords(bytes)
+        case .elf: _ = try? ELFLinkage.neededLibraries(Array(bytes))
         }
     }
 

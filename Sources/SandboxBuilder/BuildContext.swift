@@ -30,7 +30,38 @@ public struct BuildContext: Sendable {
         DockerfileRenderer(spec: spec, bridgeSource: bridgeSource).render()
     }
 
+    /// Checks every path given on the command line before anything is written, so a typo gets
+    /// a message naming the option instead of a Foundation error code.
+    public func checkInputs() throws {
+        let files = FileManager.default
+        var isFolder: ObjCBool = false
+        if let bridgeBinary {
+            guard files.fileExists(atPath: bridgeBinary.path, isDirectory: &isFolder), !isFolder.boolValue,
+                  let data = files.contents(atPath: bridgeBinary.path) else {
+                throw Problem(description: "--bridge-binary: no readable file at \(bridgeBinary.path); build one with scripts/build-release")
+            }
+            let needed: [String]
+            do {
+                needed = try ELFLinkage.neededLibraries(Array(data))
+            } catch {
+                throw Problem(description: "--bridge-binary: \(bridgeBinary.path) is \(error); give the mcp-bridge that scripts/build-release makes")
+            }
+            let runtime = ELFLinkage.swiftRuntimeLibraries(in: needed)
+            guard runtime.isEmpty else {
+                let named = runtime.prefix(3).joined(separator: ", ") + (runtime.count > 3 ? " and \(runtime.count - 3) more" : "")
+                throw Problem(description: "--bridge-binary: \(bridgeBinary.path) needs the Swift runtime (\(named)), which the image does not have (the container would restart in a loop); build it with --static-swift-stdlib, as scripts/build-release does")
+            }
+        }
+        if let wheelhouse, !(files.fileExists(atPath: wheelhouse.path, isDirectory: &isFolder) && isFolder.boolValue) {
+            throw Problem(description: "--wheelhouse: no folder at \(wheelhouse.path)")
+        }
+        if bridgeBinary == nil, let sourceRoot, !files.fileExists(atPath: sourceRoot.appendingPathComponent("Package.swift").path) {
+            throw Problem(description: "--source-root: \(sourceRoot.path) holds no Package.swift; give the mcp-sandbox checkout")
+        }
+    }
+
     public func write() throws {
+        try checkInputs()
         let files = FileManager.default
         if files.fileExists(atPath: directory.path) { try files.removeItem(at: directory) }
         try files.createDirectory(at: directory, withIntermediateDirectories: true)

@@ -58,6 +58,7 @@ public struct Deployer: Sendable {
 
     /// Starts the deployment, or leaves nothing behind that this call created.
     public func start(timeout: Duration) async throws {
+        try workspace.checkFiles()
         guard await client.succeeds(["docker", "image", "inspect", spec.imageTag]) else {
             throw Failure(description: "no image \(spec.imageTag) yet: run `builder build` first")
         }

@@ -154,6 +154,9 @@ public struct DeploymentSpec: Sendable, Equatable {
             if value("MCP_BASE_IMAGE") == nil, package == nil {
                 problems.append(Problem(variable: "MCP_BASE_IMAGE", message: "the custom runtime needs an image that contains the server, or OS packages in MCP_SERVER_PACKAGE"))
             }
+            if let package, let odd = package.split(whereSeparator: { $0 == " " || $0 == "\t" }).first(where: { !Self.isPinnedOSPackage(String($0)) }) {
+                problems.append(Problem(variable: "MCP_SERVER_PACKAGE", message: "pin each OS package to one version, e.g. curl=7.88.1-10+deb12u8 (apt) or curl=8.9.1-r2 (apk), separated by spaces; got '\(odd)'"))
+            }
         }
 
         var command: [String] = []
@@ -256,6 +259,11 @@ public struct DeploymentSpec: Sendable, Equatable {
 
     static func isPinnedPythonRequirement(_ requirement: String) -> Bool {
         requirement.range(of: #"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9,._-]+\])?==[A-Za-z0-9.+!_-]+$"#, options: .regularExpression) != nil
+    }
+
+    /// `name=version` as apt and apk take it, with nothing a shell would expand.
+    static func isPinnedOSPackage(_ word: String) -> Bool {
+        word.range(of: #"^[a-z0-9][a-z0-9+._-]*=[A-Za-z0-9.+~:_-]+$"#, options: .regularExpression) != nil
     }
 
     static func isPinnedNPMSpec(_ spec: String) -> Bool {

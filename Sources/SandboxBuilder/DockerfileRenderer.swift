@@ -121,12 +121,13 @@ public struct DockerfileRenderer: Sendable {
             lines.append("COPY --from=server /opt/mcp /opt/mcp")
             lines.append("ENV PATH=/opt/mcp/bin:$PATH NODE_ENV=production")
         case .custom:
-            lines.append("# OS packages for the server (MCP_SERVER_PACKAGE, pinned: name=version), if any.")
+            lines.append("# OS packages for the server, if any: MCP_SERVER_PACKAGE holds name=version words (builder checks")
+            lines.append("# each), split on spaces on purpose and never globbed (set -f).")
             lines.append("ARG MCP_SERVER_PACKAGE")
             if base == .alpine {
-                lines.append(#"RUN if [ -n "$MCP_SERVER_PACKAGE" ]; then apk add --no-cache $MCP_SERVER_PACKAGE; fi"#)
+                lines.append(#"RUN set -f; if [ -n "$MCP_SERVER_PACKAGE" ]; then apk add --no-cache $MCP_SERVER_PACKAGE; fi"#)
             } else {
-                lines.append(#"RUN if [ -n "$MCP_SERVER_PACKAGE" ]; then apt-get update && apt-get install -y --no-install-recommends $MCP_SERVER_PACKAGE && rm -rf /var/lib/apt/lists/*; fi"#)
+                lines.append(#"RUN set -f; if [ -n "$MCP_SERVER_PACKAGE" ]; then apt-get update && apt-get install -y --no-install-recommends $MCP_SERVER_PACKAGE && rm -rf /var/lib/apt/lists/*; fi"#)
             }
         }
         lines += exposureLines

@@ -5,6 +5,8 @@ import Foundation
 public struct Workspace: Sendable {
     public var envFile: URL
     public var spec: DeploymentSpec
+    /// The line each variable was last set on in `envFile`.
+    public var lines: [String: Int]
 
     public struct LoadError: Error, CustomStringConvertible {
         public var description: String
@@ -16,21 +18,42 @@ public struct Workspace: Sendable {
             throw LoadError(description: "cannot read \(path); create one with `builder init`")
         }
         let values: [String: String]
-        let lines: [String: Int]
         do {
             values = try DotEnv.values(text, file: path, environment: environment)
             lines = try DotEnv.lines(text, file: path, environment: environment)
         } catch {
             throw LoadError(description: error.description)
         }
+        let lines = self.lines
         do {
             spec = try DeploymentSpec(environment: values)
+            spec.tlsCertificateFile = spec.tlsCertificateFile.map { Self.absolute($0, besides: envFile) }
+            spec.tlsKeyFile = spec.tlsKeyFile.map { Self.absolute($0, besides: envFile) }
         } catch {
             throw LoadError(description: "\(path) has problems:\n" + error.problems.map { problem in
                 // Where the value came from: its line, or the file when the variable is not set.
                 "  \(path)" + (lines[problem.variable].map { ":\($0)" } ?? "") + ": \(problem)"
             }.joined(separator: "\n"))
         }
+    }
+
+    /// Relative paths in the .env are taken from its folder (docker would read a relative
+    /// path as a volume name).
+    static func absolute(_ path: String, besides envFile: URL) -> String {
+        path.hasPrefix("/") ? path : envFile.deletingLastPathComponent().appendingPathComponent(path).standardizedFileURL.path
+    }
+
+    /// The files the .env names (the TLS pair) must be readable before anything starts.
+    public func checkFiles() throws {
+        for (variable, path) in [("MCP_TLS_CERT_FILE", spec.tlsCertificateFile), ("MCP_TLS_KEY_FILE", spec.tlsKeyFile)] {
+            guard let path, !FileManager.default.isReadableFile(atPath: path) else { continue }
+            throw LoadError(description: "\(origin(of: variable)): \(variable): no readable file at \(path); fix the path or remove the setting")
+        }
+    }
+
+    /// `FILE:LINE` where `variable` was set, or the file when it was not.
+    public func origin(of variable: String) -> String {
+        envFile.path + (lines[variable].map { ":\($0)" } ?? "")
     }
 
     public var stateDirectory: URL {

@@ -28,8 +28,11 @@ public struct DeploymentSpec: Sendable, Equatable {
     public var containerRuntime: ContainerRuntime
     /// Variables for the MCP server (from `SERVER_ENV_<NAME>`), passed at run time only.
     public var serverEnvironment: [String: String]
-    /// Non-secret build arguments (from `BUILD_ARG_<NAME>`).
+    /// Non-secret build arguments (from `BUILD_ARG_<NAME>`): visible in `docker history`.
     public var buildArguments: [String: String]
+    /// Build-time secrets (from `BUILD_SECRET_<NAME>`): handed to the install step through a
+    /// BuildKit secret mount, in no layer, no history and no command line.
+    public var buildSecrets: [String: String]
     public var authToken: String
     /// Further accepted tokens during a rotation (`MCP_AUTH_TOKENS_PREVIOUS`, comma-separated).
     public var previousTokens: [String]
@@ -230,6 +233,7 @@ public struct DeploymentSpec: Sendable, Equatable {
         }
         var serverEnvironment: [String: String] = [:]
         var buildArguments: [String: String] = [:]
+        var buildSecrets: [String: String] = [:]
         for (key, value) in values {
             if key.hasPrefix("SERVER_ENV_"), key.count > "SERVER_ENV_".count {
                 let inner = String(key.dropFirst("SERVER_ENV_".count))
@@ -240,11 +244,27 @@ public struct DeploymentSpec: Sendable, Equatable {
                 }
                 serverEnvironment[inner] = value
             } else if key.hasPrefix("BUILD_ARG_"), key.count > "BUILD_ARG_".count {
-                buildArguments[String(key.dropFirst("BUILD_ARG_".count))] = value
+                let inner = String(key.dropFirst("BUILD_ARG_".count))
+                if Self.looksSecret(name: inner, value: value) {
+                    problems.append(Problem(variable: key, message: "build arguments show in `docker history` and on the build's command line, and this looks like a credential; pass it as BUILD_SECRET_\(inner) instead"))
+                }
+                buildArguments[inner] = value
+            } else if key.hasPrefix("BUILD_SECRET_"), key.count > "BUILD_SECRET_".count {
+                let inner = String(key.dropFirst("BUILD_SECRET_".count))
+                if inner.range(of: #"^[A-Za-z_][A-Za-z0-9_]*$"#, options: .regularExpression) == nil {
+                    problems.append(Problem(variable: key, message: "'\(inner)' is not a valid environment variable name (letters, digits and _, not starting with a digit)"))
+                } else if Self.reservedBuildNames.contains(inner) || inner.hasPrefix("LD_") {
+                    problems.append(Problem(variable: key, message: "\(inner) would change how the install step itself runs; choose another name"))
+                }
+                buildSecrets[inner] = value
             }
+        }
+        for name in Set(buildArguments.keys).intersection(buildSecrets.keys).sorted() {
+            problems.append(Problem(variable: "BUILD_SECRET_\(name)", message: "BUILD_ARG_\(name) is set too; keep one"))
         }
         self.serverEnvironment = serverEnvironment
         self.buildArguments = buildArguments
+        self.buildSecrets = buildSecrets
         if !problems.isEmpty { throw ProblemList(problems: problems.sorted { $0.variable < $1.variable }) }
     }
 
@@ -259,6 +279,18 @@ public struct DeploymentSpec: Sendable, Equatable {
 
     static func isPinnedPythonRequirement(_ requirement: String) -> Bool {
         requirement.range(of: #"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9,._-]+\])?==[A-Za-z0-9.+!_-]+$"#, options: .regularExpression) != nil
+    }
+
+    /// Names the install step relies on, which a build secret must not replace.
+    static let reservedBuildNames: Set<String> = ["PATH", "HOME", "SHELL", "IFS", "MCP_SERVER_PACKAGE", "BASE_IMAGE"]
+
+    /// A build argument that is probably a credential: by its name, or a URL with a password.
+    static func looksSecret(name: String, value: String) -> Bool {
+        let upper = name.uppercased()
+        if ["TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "AUTH", "APIKEY", "API_KEY", "PRIVATE"].contains(where: upper.contains) {
+            return true
+        }
+        return value.range(of: #"://[^/@\s:]*:[^/@\s]+@"#, options: .regularExpression) != nil
     }
 
     /// `name=version` as apt and apk take it, with nothing a shell would expand.

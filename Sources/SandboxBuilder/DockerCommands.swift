@@ -1,3 +1,4 @@
+import Foundation
 /// The docker command lines for a deployment, as argv arrays (never shell strings). Pure
 /// functions of the spec, so `builder print run` shows exactly what `builder start` runs.
 public struct DockerCommands: Sendable {
@@ -46,9 +47,13 @@ public struct DockerCommands: Sendable {
         ]
     }
 
-    public func build(contextDirectory: String) -> [String] {
+    /// `docker build`, or with build secrets `docker buildx build` (BuildKit) handing them over
+    /// as the file `secretsFile` (never as values on the command line).
+    public func build(contextDirectory: String, secretsFile: String? = nil) -> [String] {
         // --force-rm: a failed step leaves no stopped build container behind.
-        var argv = ["docker", "build", "--force-rm", "--tag", spec.imageTag, "--file", "\(contextDirectory)/Dockerfile"]
+        var argv = secretsFile == nil ? ["docker", "build", "--force-rm"] : ["docker", "buildx", "build", "--load"]
+        argv += ["--tag", spec.imageTag, "--file", "\(contextDirectory)/Dockerfile"]
+        if let secretsFile { argv += ["--secret", "id=\(DockerfileRenderer.buildSecretID),src=\(secretsFile)"] }
         for label in labels { argv += ["--label", label] }
         argv += ["--build-arg", "BASE_IMAGE=\(spec.baseImage)"]
         if let package = spec.package { argv += ["--build-arg", "MCP_SERVER_PACKAGE=\(package)"] }
@@ -56,6 +61,14 @@ public struct DockerCommands: Sendable {
             argv += ["--build-arg", "\(key)=\(spec.buildArguments[key] ?? "")"]
         }
         return argv + [contextDirectory]
+    }
+
+    /// The build secrets as the install step sources them: `NAME='value'` lines, each value
+    /// single-quoted for the shell.
+    public var buildSecretsFile: String {
+        spec.buildSecrets.keys.sorted().map { name in
+            "\(name)='" + (spec.buildSecrets[name] ?? "").replacingOccurrences(of: "'", with: #"'\''"#) + "'\n"
+        }.joined()
     }
 
     /// The deployment's own bridge network, on which containers cannot talk to each other.

@@ -20,16 +20,33 @@ public struct DockerfileRenderer: Sendable {
     public var base: DeploymentSpec.Base
     public var exposure: DeploymentSpec.Exposure
     public var bridgeSource: BridgeSource
+    /// Whether the install step reads `BUILD_SECRET_*` values from a BuildKit secret mount (only
+    /// then does the Dockerfile need BuildKit; the committed `docker/` files have none).
+    public var buildSecrets: Bool
 
-    public init(runtime: DeploymentSpec.Runtime, base: DeploymentSpec.Base, exposure: DeploymentSpec.Exposure, bridgeSource: BridgeSource = .compile) {
+    public init(runtime: DeploymentSpec.Runtime, base: DeploymentSpec.Base, exposure: DeploymentSpec.Exposure,
+                bridgeSource: BridgeSource = .compile, buildSecrets: Bool = false) {
         self.runtime = runtime
         self.base = base
         self.exposure = exposure
         self.bridgeSource = bridgeSource
+        self.buildSecrets = buildSecrets
     }
 
     public init(spec: DeploymentSpec, bridgeSource: BridgeSource) {
-        self.init(runtime: spec.runtime, base: spec.base, exposure: spec.exposure, bridgeSource: bridgeSource)
+        self.init(runtime: spec.runtime, base: spec.base, exposure: spec.exposure, bridgeSource: bridgeSource,
+                  buildSecrets: !spec.buildSecrets.isEmpty)
+    }
+
+    /// The BuildKit secret the install step mounts: `NAME='value'` lines, sourced by that one step
+    /// only, so the values are in no layer, no `docker history` and no build argument.
+    public static let buildSecretID = "build-secrets"
+
+    /// `RUN` for the step that installs the server, with the secret mount when there are secrets.
+    private var installRun: String {
+        buildSecrets
+            ? "RUN --mount=type=secret,id=\(Self.buildSecretID),target=/run/secrets/\(Self.buildSecretID) set -a; . /run/secrets/\(Self.buildSecretID); set +a;"
+            : "RUN"
     }
 
     /// `docker/<runtime>-<base>-<exposure>.Dockerfile`
@@ -89,7 +106,7 @@ public struct DockerfileRenderer: Sendable {
                 FROM ${BASE_IMAGE} AS server
                 ARG MCP_SERVER_PACKAGE
                 COPY wheels/ /tmp/wheels/
-                RUN test -n "$MCP_SERVER_PACKAGE" || { echo "MCP_SERVER_PACKAGE build argument is required" >&2; exit 1; }; \\
+                \(installRun) test -n "$MCP_SERVER_PACKAGE" || { echo "MCP_SERVER_PACKAGE build argument is required" >&2; exit 1; }; \\
                     if ls /tmp/wheels/*.whl >/dev/null 2>&1; then set -- --no-index --find-links /tmp/wheels; fi; \\
                     python3 -m venv /opt/mcp \\
                  && /opt/mcp/bin/pip install --no-cache-dir --disable-pip-version-check "$@" "$MCP_SERVER_PACKAGE" \\
@@ -101,7 +118,7 @@ public struct DockerfileRenderer: Sendable {
                 # The MCP server, installed at build time (never `npx` at run time).
                 FROM ${BASE_IMAGE} AS server
                 ARG MCP_SERVER_PACKAGE
-                RUN test -n "$MCP_SERVER_PACKAGE" || { echo "MCP_SERVER_PACKAGE build argument is required" >&2; exit 1; }; \\
+                \(installRun) test -n "$MCP_SERVER_PACKAGE" || { echo "MCP_SERVER_PACKAGE build argument is required" >&2; exit 1; }; \\
                     npm install --global --prefix /opt/mcp --omit=dev --no-audit --no-fund "$MCP_SERVER_PACKAGE" \\
                  && npm cache clean --force
 
@@ -125,9 +142,9 @@ public struct DockerfileRenderer: Sendable {
             lines.append("# each), split on spaces on purpose and never globbed (set -f).")
             lines.append("ARG MCP_SERVER_PACKAGE")
             if base == .alpine {
-                lines.append(#"RUN set -f; if [ -n "$MCP_SERVER_PACKAGE" ]; then apk add --no-cache $MCP_SERVER_PACKAGE; fi"#)
+                lines.append(installRun + #" set -f; if [ -n "$MCP_SERVER_PACKAGE" ]; then apk add --no-cache $MCP_SERVER_PACKAGE; fi"#)
             } else {
-                lines.append(#"RUN set -f; if [ -n "$MCP_SERVER_PACKAGE" ]; then apt-get update && apt-get install -y --no-install-recommends $MCP_SERVER_PACKAGE && rm -rf /var/lib/apt/lists/*; fi"#)
+                lines.append(installRun + #" set -f; if [ -n "$MCP_SERVER_PACKAGE" ]; then apt-get update && apt-get install -y --no-install-recommends $MCP_SERVER_PACKAGE && rm -rf /var/lib/apt/lists/*; fi"#)
             }
         }
         lines += exposureLines

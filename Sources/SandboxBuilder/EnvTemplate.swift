@@ -60,8 +60,13 @@ public enum EnvTemplate {
         # at run time only (never in the image, never on a command line).
         # SERVER_ENV_GITHUB_TOKEN=
 
-        # Non-secret build arguments: BUILD_ARG_<NAME>=value.
-        # BUILD_ARG_PIP_INDEX_URL=https://pypi.org/simple
+        # Build arguments: BUILD_ARG_<NAME>=value is public (docker history, the build's command
+        # line); builder refuses names and URLs that look like credentials.
+        # BUILD_ARG_NGROK_AGENT_URL=https://example.com/ngrok-agent.tgz
+        # Build secrets: BUILD_SECRET_<NAME>=value reaches only the step that installs the server,
+        # through a BuildKit secret mount (needs the docker buildx plugin): package index URLs
+        # usually carry credentials, so they belong here.
+        # BUILD_SECRET_PIP_INDEX_URL=https://user:password@pypi.example.com/simple
 
         # mcp-bridge itself (when run outside builder) reads MCP_BRIDGE_TOKEN, and MCP_BRIDGE_INIT=0
         # stops it from acting as init when it is PID 1.

@@ -4,6 +4,8 @@ import Foundation
 /// (`.mcp-sandbox/<name>/` beside the `.env`) that holds generated files.
 public struct Workspace: Sendable {
     public var envFile: URL
+    /// The .env path as the user gave it, for messages.
+    public var envPath: String
     public var spec: DeploymentSpec
     /// The line each variable was last set on in `envFile`.
     public var lines: [String: Int]
@@ -14,6 +16,7 @@ public struct Workspace: Sendable {
 
     public init(envFile path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
         envFile = URL(fileURLWithPath: path)
+        envPath = path
         guard let text = try? String(contentsOf: envFile, encoding: .utf8) else {
             throw LoadError(description: "cannot read \(path); create one with `builder init`")
         }
@@ -53,7 +56,7 @@ public struct Workspace: Sendable {
 
     /// `FILE:LINE` where `variable` was set, or the file when it was not.
     public func origin(of variable: String) -> String {
-        envFile.path + (lines[variable].map { ":\($0)" } ?? "")
+        envPath + (lines[variable].map { ":\($0)" } ?? "")
     }
 
     public var stateDirectory: URL {

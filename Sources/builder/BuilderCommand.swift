@@ -72,10 +72,7 @@ extension BuilderCommand {
 
         func run() async throws {
             let workspace = try deployment.load()
-            let context = image.context(for: workspace)
-            try context.write()
-            print("Building \(workspace.spec.imageTag) (bridge: \(context.bridgeSource == .compile ? "compiled in the image" : "host binary"))")
-            try await DockerClient().stream(DockerCommands(spec: workspace.spec).build(contextDirectory: context.directory.path))
+            try await ImageBuild(workspace: workspace, context: image.context(for: workspace)).run()
             print("Built \(workspace.spec.imageTag). Next: builder start")
         }
     }

@@ -76,13 +76,21 @@ import Testing
 }
 
 @Suite struct BoundedQueueTests {
-    @Test func producerWaitsWhileOverBudgetAndResumesWhenDrained() async {
+    @Test func producerWaitsWhileOverBudgetAndResumesWhenDrained() async throws {
         let queue = BoundedQueue<Int>(byteLimit: 10, weigh: { $0 })
         #expect(await queue.push(6))
-        async let blocked = queue.push(6)  // 12 > 10: admitted, then waits
+        let returned = Latch()
+        let blocked = Task {
+            let accepted = await queue.push(6)  // 12 > 10: admitted, then waits
+            returned.open()
+            return accepted
+        }
+        // Without backpressure the push would return at once; with it, it cannot before a drain.
+        #expect(await returned.wait(timeout: .milliseconds(100)) == false, "the producer did not wait")
         #expect(await queue.next() == 6)
         #expect(await queue.next() == 6)
-        #expect(await blocked)
+        #expect(await blocked.value)
+        #expect(returned.isOpen)
     }
 
     @Test func closingReleasesWaitingProducersAndTheConsumer() async {

@@ -2,7 +2,6 @@
 
 import json
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -234,15 +233,19 @@ def test_session_cap_answers_503_with_a_json_rpc_error(bridge_factory):
     assert wait_for_status(lambda: post(bridge, initialize_body()).status_code, 200)
 
 
-def test_duplicate_in_flight_request_id_is_refused(bridge):
+def test_duplicate_in_flight_request_id_is_refused(bridge_factory):
+    # With no JSON reply window the SSE head is sent once the request is registered: when the
+    # first request's head has arrived, it is in flight (no sleep decides the order).
+    bridge = bridge_factory(args=["--json-reply-window", "0"])
     session_id = raw_initialize(bridge.base)
     call = {"jsonrpc": "2.0", "id": 42, "method": "tools/call", "params": {"name": "slow_echo", "arguments": {"text": "a", "delay": 1.5}}}
-    with ThreadPoolExecutor(1) as pool:
-        first = pool.submit(post, bridge, call, session_id)
-        time.sleep(0.5)
+    with httpx.stream("POST", bridge.mcp_url, json=call, timeout=20,
+                      headers={"Accept": ACCEPT_BOTH, "Mcp-Session-Id": session_id}) as first:
+        assert first.status_code == 200 and first.headers["content-type"] == "text/event-stream"
         duplicate = post(bridge, call, session_id)
         assert duplicate.status_code == 400 and error_code(duplicate) == -32600
-        assert first.result().json()["result"]["content"][0]["text"] == "a"
+        answers = [json.loads(line[6:]) for line in first.iter_lines() if line.startswith("data: ")]
+    assert answers[-1]["id"] == 42 and answers[-1]["result"]["content"][0]["text"] == "a"
 
 
 def test_legacy_sse_first_event_is_the_endpoint_and_messages_are_202(bridge):

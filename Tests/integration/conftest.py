@@ -52,8 +52,9 @@ class Bridge:
     """One mcp-bridge process on a free loopback port; its stderr is kept for assertions."""
 
     def __init__(self, child: list[str] | None = None, args: list[str] | None = None, env: dict | None = None,
-                 stdio: str | None = None):
-        self.argv = [str(BRIDGE), "--port", "0", *(args or [])]
+                 stdio: str | None = None, wrapper: list[str] | None = None):
+        # `wrapper` runs the bridge through another command (e.g. prlimit); it must exec it.
+        self.argv = [*(wrapper or []), str(BRIDGE), "--port", "0", *(args or [])]
         if stdio is not None:
             self.argv += ["--stdio", stdio]
         else:

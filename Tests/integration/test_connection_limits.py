@@ -3,6 +3,8 @@ connection cap, close semantics (HTTP/1.0, Connection: close, 413 with the body 
 and a shutdown that completes whatever the clients do."""
 
 import json
+import os
+import re
 import signal
 import socket
 import threading
@@ -208,3 +210,40 @@ def test_duplicate_or_missing_host_headers_get_400(bridge):
     sock.sendall(request_bytes(body, version="HTTP/1.0").replace(b"Host: 127.0.0.1\r\n", b""))
     status, _, payload = read_response(sock)
     assert status == 403 and "Host" in json.loads(payload)["error"]["message"]
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_near_the_descriptor_limit_the_cap_bites_first_without_spinning(bridge_factory):
+    """With nofile=128 and two sessions' worth of pipes reserved, the bridge lowers its cap (and
+    says so), answers the surplus 503 at once, stays idle on the CPU, and keeps serving."""
+    bridge = bridge_factory(args=["--max-sessions", "2", "--header-timeout", "60s"],
+                            wrapper=["prlimit", "--nofile=128:128", "--"])
+    assert bridge.wait_for_log("descriptor limit leaves room for fewer connections")
+    match = re.search(r"max_connections=(\d+)", bridge.log)
+    assert match, bridge.log
+    cap = int(match.group(1))
+    assert 16 <= cap <= 128 - 64
+    held = [connect(bridge) for _ in range(cap)]
+    time.sleep(0.5)
+    refused = 0
+    for _ in range(40):
+        sock = connect(bridge)
+        status, _, _ = read_response(sock)
+        refused += status == 503
+        sock.close()
+    assert refused == 40
+    before = cpu_seconds(bridge.proc.pid)
+    time.sleep(2)
+    assert cpu_seconds(bridge.proc.pid) - before < 0.5, "the bridge spins while at its limit"
+    for sock in held[:4]:
+        sock.close()
+    time.sleep(0.3)
+    served = connect(bridge)
+    served.sendall(request_bytes(json.dumps(initialize_body()).encode()))
+    assert read_response(served)[0] == 200
+    for sock in held[4:]:
+        sock.close()

@@ -247,3 +247,17 @@ def test_near_the_descriptor_limit_the_cap_bites_first_without_spinning(bridge_f
     assert read_response(served)[0] == 200
     for sock in held[4:]:
         sock.close()
+
+
+def test_headers_over_the_limits_get_431(bridge):
+    for extra in ("X-Big: " + "a" * 100_000 + "\r\n", "".join(f"X-{i}: a\r\n" for i in range(2000))):
+        sock = connect(bridge)
+        sock.sendall(request_bytes(extra=extra))
+        status, headers, payload = read_response(sock)
+        assert status == 431 and headers["connection"] == "close"
+        assert "Header Fields Too Large" in json.loads(payload)["error"]["message"]
+        assert closed_within(sock, 3)
+    # Other framing errors stay a plain 400.
+    sock = connect(bridge)
+    sock.sendall(b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n")
+    assert read_response(sock)[0] == 400

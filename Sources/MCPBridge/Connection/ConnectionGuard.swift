@@ -9,7 +9,8 @@ import NIOHTTP1
 ///   closed right after its response, instead of half-closing and waiting for the client;
 /// - an answer sent while the body still arrives (413) is followed by reading and discarding the
 ///   rest (bounded), then a close, so a client that writes its whole body first sees the answer;
-/// - a request with no `Host` (HTTP/1.1) or several gets a 400 and a close;
+/// - a request with no `Host` (HTTP/1.1) or several gets a 400, headers over the limits a 431,
+///   and a close;
 /// - on shutdown, an idle connection closes at once, a half-received body gets a 503, and any
 ///   other connection is closed after `shutdownDrain` whatever the client does.
 final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
@@ -109,6 +110,16 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         // While discarding a refused body nobody above asks for more: keep reading ourselves.
         if draining { context.read() }
         context.fireChannelReadComplete()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // Headers over the decoder's limits: the precise status, not the framework's generic 400.
+        if let parserError = error as? HTTPParserError, parserError == .headerOverflow, !responseStarted {
+            draining = true
+            refuse(.requestHeaderFieldsTooLarge, message: "Request Header Fields Too Large: at most 80 KiB and 1000 fields", context: context)
+            return
+        }
+        context.fireErrorCaught(error)
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {

@@ -80,7 +80,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             return frames
         }
         let whole = frames(chunk: bytes.count)
-        precondition(frames(chunk: Int(first % 7) + 1) == whole, "frames depend on how the stream was split")
+        precondition(frames(chunk: Int(first % 64) + 1) == whole, "frames depend on how the stream was split")
         for frame in whole {
             switch frame {
             case .line(let line):

@@ -30,6 +30,8 @@ COPY --from=server /opt/mcp /opt/mcp
 ENV PATH=/opt/mcp/bin:$PATH PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 # pinggy tunnels run over plain OpenSSH (installed unless the base image has it).
 RUN command -v ssh >/dev/null || { apt-get update && apt-get install -y --no-install-recommends openssh-client && rm -rf /var/lib/apt/lists/*; }
+# ssh refuses to run for a uid without a passwd entry: name the front's uid.
+RUN grep -q '^[^:]*:[^:]*:10001:' /etc/passwd || echo 'mcp-front:x:10001:10001:mcp-sandbox front:/tmp:/bin/false' >> /etc/passwd
 COPY tunnel/ /etc/mcp-sandbox/tunnel/
 COPY --from=bridge /mcp-bridge /usr/local/bin/mcp-bridge
 # HOME on the tmpfs: the root filesystem is read-only at run time.

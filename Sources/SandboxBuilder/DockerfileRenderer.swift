@@ -189,6 +189,8 @@ public struct DockerfileRenderer: Sendable {
                 base == .alpine
                     ? "RUN command -v ssh >/dev/null || apk add --no-cache openssh-client"
                     : "RUN command -v ssh >/dev/null || { apt-get update && apt-get install -y --no-install-recommends openssh-client && rm -rf /var/lib/apt/lists/*; }",
+                "# ssh refuses to run for a uid without a passwd entry: name the front's uid.",
+                #"RUN grep -q '^[^:]*:[^:]*:10001:' /etc/passwd || echo 'mcp-front:x:10001:10001:mcp-sandbox front:/tmp:/bin/false' >> /etc/passwd"#,
                 "COPY tunnel/ /etc/mcp-sandbox/tunnel/",
             ]
         case .ngrok:

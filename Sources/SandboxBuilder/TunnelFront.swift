@@ -15,26 +15,48 @@ public enum TunnelFront {
         mkdir -p "$dir"
         \(AcceptedTokens.secretsFromStandardInput(["MCP_BRIDGE_TOKEN", "MCP_BRIDGE_TOKENS", "PINGGY_TOKEN"]))
         host=${PINGGY_HOST:-a.pinggy.io}
-        # A pinggy access token gives a persistent address; +force replaces a stale tunnel.
-        user=${PINGGY_TOKEN:+${PINGGY_TOKEN}+force@}$host
+        port=${PINGGY_PORT:-443}
+        target=${MCP_SANDBOX_TUNNEL_TARGET:-127.0.0.1:8000}
         keys=""
         \(AcceptedTokens.shellLoop(#"keys="$keys k:$token""#))
         [ -n "$keys" ] || { echo "mcp-sandbox: MCP_BRIDGE_TOKEN is empty; refusing to open a public tunnel" >&2; exit 1; }
+        # A pinggy access token is the login name (+force replaces a stale tunnel) and gives a
+        # persistent address; without one any name will do, so ssh uses its own.
+        user=""
+        [ -z "${PINGGY_TOKEN:-}" ] || user="User ${PINGGY_TOKEN}+force"
+        # A pinned host key (PINGGY_HOST_KEY, "TYPE BASE64") is the only one accepted; without it
+        # the first key seen is trusted for this container's life.
+        checking=accept-new
+        : > "$dir/known_hosts"
+        if [ -n "${PINGGY_HOST_KEY:-}" ]; then
+            if [ "$port" = 22 ]; then name=$host; else name="[$host]:$port"; fi
+            printf '%s %s\\n' "$name" "$PINGGY_HOST_KEY" > "$dir/known_hosts"
+            checking=yes
+        fi
         cat > "$dir/ssh_config" <<CONFIG
         Host pinggy
             HostName $host
-            User $user
-            Port 443
-            RemoteForward 0 127.0.0.1:8000
+            Port $port
+            $user
+            RemoteForward 0 $target
             RemoteCommand$keys x:https
             RequestTTY force
-            StrictHostKeyChecking accept-new
+            StrictHostKeyChecking $checking
             UserKnownHostsFile $dir/known_hosts
             ServerAliveInterval 30
             ServerAliveCountMax 3
             ExitOnForwardFailure yes
         CONFIG
-        exec ssh -F "$dir/ssh_config" pinggy
+        # ssh runs as a child (not exec) so its failure can be explained; SIGTERM reaches it.
+        ssh -F "$dir/ssh_config" pinggy &
+        agent=$!
+        trap 'kill "$agent" 2>/dev/null' TERM INT
+        status=0
+        wait "$agent" || status=$?
+        if [ "$status" -eq 255 ]; then
+            echo "mcp-sandbox: the ssh connection to $host:$port failed (unreachable, refused, or a host key that does not match MCP_PINGGY_HOST_KEY); the container restarts and tries again" >&2
+        fi
+        exit "$status"
 
         """
     }

@@ -201,6 +201,10 @@ async def test_a_hostile_server_reaches_no_secret_and_no_front_process(hostile_d
         assert "nginx" in names
     if deployment.exposure in ("pinggy", "ngrok"):
         assert "sleep" in names  # the stand-in agent
+    if deployment.exposure == "pinggy":
+        # ssh refuses to run for a uid without a passwd entry ("No user exists for uid 10001").
+        named = deployment.exec("getent", "passwd", "10001", user="10001:10001")
+        assert named.stdout.startswith("mcp-front:x:10001:10001:"), named.stdout + named.stderr
     for pid, entry in front.items():
         for attempt in ("environ", "mem", "fd", "fd_reopen", "ptrace", "signal"):
             result = entry[attempt]

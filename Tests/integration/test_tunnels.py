@@ -42,7 +42,8 @@ def test_pinggy_keeps_secrets_in_a_private_config_and_forwards_to_the_bridge(tmp
     assert argv[1:4] == ["-F", str(tunnel / "ssh_config"), "pinggy"]
     assert not any(TOKEN in arg or "acct-123" in arg for arg in argv)
     config = (tunnel / "ssh_config").read_text()
-    assert "User acct-123+force@a.pinggy.io" in config
+    # The access token is the login name (pinggy's `TOKEN+force@a.pinggy.io`), not user@host.
+    assert "User acct-123+force\n" in config and "HostName a.pinggy.io" in config
     assert f"RemoteCommand k:{TOKEN} k:{OLD} x:https" in config
     assert "RemoteForward 0 127.0.0.1:8000" in config
     assert "StrictHostKeyChecking accept-new" in config and "Port 443" in config

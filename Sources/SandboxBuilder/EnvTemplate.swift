@@ -40,6 +40,8 @@ public enum EnvTemplate {
         # pinggy: an access token for a persistent address (optional), and the server to use.
         # MCP_PINGGY_TOKEN=
         # MCP_PINGGY_HOST=a.pinggy.io
+        # Pin pinggy's host key (ssh-keyscan -p 443 a.pinggy.io; check it out of band):
+        # MCP_PINGGY_HOST_KEY=ssh-ed25519 AAAA...
         # ngrok: the agent authtoken (required) and a reserved domain (optional); build arguments
         # BUILD_ARG_NGROK_AGENT_URL and BUILD_ARG_NGROK_AGENT_SHA256 name the agent download.
         # MCP_NGROK_AUTHTOKEN=

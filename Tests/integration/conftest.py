@@ -11,6 +11,7 @@ import importlib.metadata
 import os
 import re
 import signal
+import socket
 import ssl
 import subprocess
 import sys
@@ -202,6 +203,13 @@ def raw_initialize(base: str, version="2025-06-18", headers: dict | None = None)
                       headers={"Accept": ACCEPT_BOTH, "Mcp-Session-Id": session_id, **(headers or {})})
     assert done.status_code == 202
     return session_id
+
+
+def free_port() -> int:
+    """A loopback TCP port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def rss_kib(pid: int) -> int:

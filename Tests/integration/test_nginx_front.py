@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import ACCEPT_BOTH, MCP_MAJOR, ROOT, initialize_body, open_session, require, text_of, wait_until
+from conftest import ACCEPT_BOTH, MCP_MAJOR, ROOT, free_port, initialize_body, open_session, require, text_of, wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -29,11 +29,6 @@ NGINX = ROOT / "nginx"
 TOKEN = "0123456789abcdef" * 4
 OLD_TOKEN = "fedcba9876543210" * 4
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class Front:

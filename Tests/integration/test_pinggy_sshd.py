@@ -17,17 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, open_session, require, text_of
+from conftest import ROOT, free_port, open_session, require, text_of
 
 pytestmark = pytest.mark.anyio
 
 TOKEN = "0123456789abcdef" * 4
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class SSHServer:

@@ -15,15 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BRIDGE, FIXTURE, open_session, text_of, wait_until
+from conftest import BRIDGE, FIXTURE, free_port, open_session, text_of, wait_until
 
 pytestmark = pytest.mark.anyio
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class RelayProcess:

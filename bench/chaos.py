@@ -179,8 +179,10 @@ class Soak:
     async def streamable(self, client: httpx.AsyncClient) -> None:
         self.tally.sessions["streamable"] += 1
         reply = await client.post("/mcp", json=initialize_body(0), headers={"Accept": ACCEPT})
-        if reply.status_code != 200:
-            self.tally.problem("lost", f"initialize answered {reply.status_code}")
+        if reply.status_code != 200 or "mcp-session-id" not in reply.headers:
+            # A child killed while it initializes fails the initialize; nothing else may.
+            if not (self.tally.kills and "killed by signal" in reply.text):
+                self.tally.problem("lost", f"initialize answered {reply.status_code}: {reply.text[:200]}")
             return
         headers = {"Accept": ACCEPT, "Mcp-Session-Id": reply.headers["mcp-session-id"], "MCP-Protocol-Version": "2025-06-18"}
         await client.post("/mcp", json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=headers)
@@ -316,6 +318,8 @@ class Soak:
                 except (httpx.RemoteProtocolError, httpx.ReadError, ConnectionError) as error:
                     if not self.tally.kills:
                         self.tally.problem("lost", f"worker {index}: {error!r}")
+                except (KeyError, ValueError, IndexError) as error:  # a malformed answer
+                    self.tally.problem("lost", f"worker {index}: malformed answer ({error!r})")
 
     async def killer(self, interval: float) -> None:
         while self.running():

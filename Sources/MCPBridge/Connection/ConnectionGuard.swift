@@ -33,6 +33,7 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private var drainedBytes = 0
     private var quiescing = false
     private var requestVersion = HTTPVersion.http1_1
+    private var started = false
 
     /// A connection over the cap: answered 503 and closed as soon as it is active.
     private let refuseAtOnce: Bool
@@ -55,6 +56,9 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func start(context: ChannelHandlerContext) {
+        // Both handlerAdded (already active) and channelActive may arrive: start once.
+        guard !started else { return }
+        started = true
         if refuseAtOnce {
             refuse(.serviceUnavailable, message: "Service Unavailable: too many open connections", context: context)
         } else {

@@ -21,6 +21,14 @@ import Testing
         }
     }
 
+    @Test func numbersBeyondDoubleAreRecognised() {
+        #expect(Array(#"{"a":-9e0701482}"#.utf8).withUnsafeBytes(FuzzTarget.hasNumberBeyondDouble))
+        #expect(Array(("[" + String(repeating: "9", count: 320) + "]").utf8).withUnsafeBytes(FuzzTarget.hasNumberBeyondDouble))
+        #expect(Array(#"{"a":1.5e300}"#.utf8).withUnsafeBytes(FuzzTarget.hasNumberBeyondDouble))
+        #expect(!Array(#"{"e":"e999","a":2e-30}"#.utf8).withUnsafeBytes(FuzzTarget.hasNumberBeyondDouble))
+        #expect(!Array(#"{"a":1.5e30,"b":123456789}"#.utf8).withUnsafeBytes(FuzzTarget.hasNumberBeyondDouble))
+    }
+
     @Test func theSurrogateCheckFindsOnlySurrogateEscapes() {
         #expect(Array(#"{"a":"\ud83d"}"#.utf8).withUnsafeBytes(FuzzTarget.hasSurrogateEscape))
         #expect(Array(#"{"a":"\uDFFF"}"#.utf8).withUnsafeBytes(FuzzTarget.hasSurrogateEscape))

@@ -27,6 +27,8 @@ FRONT_UID = 10001
 CLIENT_UID = 10003  # the in-container test client of the tunnel cases: not part of the front
 SECRET_VALUE = "api secret line one\nline two with 'quotes' and \"double\" $NOT_EXPANDED\ttab"
 PINGGY_SECRET = "pinggy-account-secret-0123456789"
+# Files front processes hold open that every user of the image may read anyway.
+PUBLIC_FRONT_FILES = {"/etc/mcp-sandbox/tunnel/start"}
 NGROK_SECRET = "ngrok-agent-secret-0123456789abcdef"
 DENIED = {"EACCES", "EPERM"}
 
@@ -220,7 +222,10 @@ async def test_a_hostile_server_reaches_no_secret_and_no_front_process(hostile_d
                 # gVisor also lists /proc/PID/fd to anyone, but re-opening a descriptor checks the
                 # object's own permissions: the front's pipes, sockets and 0600 files stay shut.
                 for reopen in entry["fd_reopen"]["data"]:
-                    if reopen["read"]["ok"]:
+                    # The tunnel script the agent's shell is reading is a world-readable image
+                    # file (0755, no secret): re-opening it yields what reading it directly would.
+                    public = reopen["link"]["ok"] and reopen["link"]["data"] in PUBLIC_FRONT_FILES
+                    if reopen["read"]["ok"] and not public:
                         assert base64.b64decode(reopen["read"]["data"]) == b"", f"PID {pid} fd {reopen}"
                     if reopen["write"]["ok"]:
                         assert reopen["fd"] == "0", f"PID {pid} fd {reopen}"  # stdin is /dev/null

@@ -34,6 +34,8 @@ from pathlib import Path
 
 import httpx
 
+from run import rss_kib  # bench/run.py, beside this file
+
 ROOT = Path(__file__).resolve().parents[1]
 ACCEPT = "application/json, text/event-stream"
 
@@ -96,13 +98,6 @@ def processes_running(executable: Path) -> list[int]:
         except OSError:
             continue
     return found
-
-
-def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
 
 
 def fd_count(pid: int) -> int:

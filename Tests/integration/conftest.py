@@ -246,6 +246,28 @@ def children_of(pid: int) -> list[int]:
     return found
 
 
+def descendants_of(pid: int) -> list[int]:
+    """Every live process below `pid`: children, their children, and so on."""
+    found, frontier = [], [pid]
+    while frontier:
+        children = children_of(frontier.pop())
+        found += children
+        frontier += children
+    return found
+
+
+def command_lines() -> list[str]:
+    """The argv of every live process on the host, arguments joined by spaces."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                found.append((entry / "cmdline").read_bytes().decode(errors="replace").replace("\0", " "))
+            except OSError:
+                continue
+    return found
+
+
 def wait_until(predicate, timeout: float = 10, interval: float = 0.05) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

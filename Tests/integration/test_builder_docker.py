@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import ACCEPT_BOTH, initialize_body, open_session, text_of
+from conftest import ACCEPT_BOTH, command_lines, initialize_body, open_session, text_of
 from docker_support import Deployment, docker, ensure_base_image, inspect, require_docker, wait_for
 
 pytestmark = pytest.mark.anyio
@@ -43,14 +43,7 @@ def watch_process_arguments_for(secret: str, action) -> list[str]:
 
     def scan():
         while not done.is_set():
-            for entry in Path("/proc").iterdir():
-                if entry.name.isdigit():
-                    try:
-                        cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
-                    except OSError:
-                        continue
-                    if secret in cmdline:
-                        leaks.append(cmdline.replace("\0", " "))
+            leaks.extend(cmdline for cmdline in command_lines() if secret in cmdline)
             time.sleep(0.002)
 
     watcher = threading.Thread(target=scan, daemon=True)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, free_port, open_session, require, text_of
+from conftest import ROOT, command_lines, descendants_of, free_port, open_session, require, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -80,7 +80,7 @@ LogLevel VERBOSE
 
     def stop(self):
         """Kills sshd and every connection it forked (each runs in its own session)."""
-        for pid in descendants(self.proc.pid):
+        for pid in descendants_of(self.proc.pid):
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
@@ -88,23 +88,6 @@ LogLevel VERBOSE
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(10)
-
-
-def descendants(root: int) -> list[int]:
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-    found, frontier = [], [root]
-    while frontier:
-        parent = frontier.pop()
-        children = [pid for pid, ppid in parents.items() if ppid == parent]
-        found += children
-        frontier += children
-    return found
 
 
 @pytest.fixture
@@ -152,17 +135,6 @@ class Tunnel:
             self.proc.wait(10)
 
 
-def argv_of_every_process() -> list[str]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                found.append((entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"))
-            except OSError:
-                continue
-    return found
-
-
 async def test_the_tunnel_reaches_the_bridge_through_a_real_sshd_with_a_pinned_key(ssh_setup, bridge_factory, tmp_path):
     server, agent = ssh_setup
     bridge = bridge_factory(env={"MCP_BRIDGE_TOKEN": TOKEN})
@@ -178,7 +150,7 @@ async def test_the_tunnel_reaches_the_bridge_through_a_real_sshd_with_a_pinned_k
         config = (tunnel.dir / "ssh_config").read_text()
         assert "ServerAliveInterval 30" in config and "ServerAliveCountMax 3" in config
         assert "StrictHostKeyChecking yes" in config
-        assert not [argv for argv in argv_of_every_process() if TOKEN in argv]
+        assert not [argv for argv in command_lines() if TOKEN in argv]
     finally:
         tunnel.stop()
 

@@ -2,9 +2,9 @@ import NIOCore
 import Synchronization
 
 /// At most `maximum` open client connections. One beyond it is answered `503` with
-/// `Connection: close` as soon as it is accepted (by its `ConnectionGuard`) and closed, so its descriptor is freed at once,
-/// the client learns why, and the bridge reports it (rather than reaching the descriptor limit,
-/// where `accept` fails and nobody is served or told).
+/// `Connection: close` by its `ConnectionGuard` as soon as it is accepted, and closed: its
+/// descriptor is freed at once, the client learns why, and the bridge reports it (rather than
+/// reaching the descriptor limit, where `accept` fails and nobody is served or told).
 final class ConnectionCap: Sendable {
     let maximum: Int
     private let report: LimitReport

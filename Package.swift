@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "mcp-bridge", targets: ["mcp-bridge"]),
         .executable(name: "builder", targets: ["builder"]),
         .library(name: "MCPBridge", targets: ["MCPBridge"]),
+        .library(name: "MCPConnect", targets: ["MCPConnect"]),
         .library(name: "SandboxBuilder", targets: ["SandboxBuilder"]),
     ],
     dependencies: [
@@ -21,6 +22,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
+        // TLS for `mcp-bridge connect` only (the server side never terminates TLS: nginx does).
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         // No default traits: FullFoundation would link swift-corelibs-foundation (and its ICU) for
         // features the bridge does not use; ConfigurationSupport is unused too.
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
@@ -53,10 +56,24 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // `mcp-bridge connect`: a remote server as local stdio (HTTP client, TLS, both transports).
+        .target(
+            name: "MCPConnect",
+            dependencies: [
+                "MCPBridge",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "mcp-bridge",
             dependencies: [
                 "MCPBridge",
+                "MCPConnect",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
@@ -104,6 +121,11 @@ let package = Package(
         .testTarget(
             name: "MCPBridgeTests",
             dependencies: ["MCPBridge"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "MCPConnectTests",
+            dependencies: ["MCPConnect", "MCPBridge"],
             swiftSettings: strictSettings
         ),
     ]

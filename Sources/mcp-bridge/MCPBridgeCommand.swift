@@ -13,6 +13,7 @@ struct MCPBridgeCommand: AsyncParsableCommand {
         usage: """
             mcp-bridge [options] -- COMMAND [ARGS...]
               mcp-bridge [options] --stdio "COMMAND ARGS..."
+              mcp-bridge connect URL [options]   (see mcp-bridge connect --help)
             """,
         discussion: """
             Each MCP session gets its own child process. The bearer token comes from the MCP_BRIDGE_TOKEN environment variable or --token-file, never from a flag value, and is never passed to the child. Health: GET /healthz (alive), GET /readyz (503 when the command cannot be started), GET /metrics (Prometheus).
@@ -134,6 +135,11 @@ struct MCPBridgeCommand: AsyncParsableCommand {
     /// supervisor and runs the bridge as its child; otherwise this is the usual entry point.
     /// The identity switch comes right after parsing, before anything starts a thread.
     static func main() async {
+        // `connect` is the reverse mode: no server, no privileges to drop, its own flags.
+        if CommandLine.arguments.dropFirst().first == "connect" {
+            await ConnectCommand.main(Array(CommandLine.arguments.dropFirst(2)))
+            return
+        }
         do {
             // The environment and the secrets file, read while still root.
             let environment = try LaunchEnvironment.snapshot.get()

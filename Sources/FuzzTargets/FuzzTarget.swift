@@ -15,6 +15,9 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case framer
     /// SSE `data:` encoding (`SSEEncoding`): one event, no CR, no line separator a parser splits on.
     case sse
+    /// The SSE reader of `mcp-bridge connect` (`SSEDecoder`): events do not depend on how reads
+    /// split the stream, stay within the limit, and what the bridge encodes decodes unchanged.
+    case ssedecode
     /// Host, Origin, Accept, Content-Type and Authorization handling (`RequestGuards`).
     case guards
     /// The `.env` parser (`DotEnv`): an error names a line inside the file.
@@ -29,6 +32,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .envelope: Self.envelope(bytes)
         case .framer: Self.framer(bytes)
         case .sse: Self.sse(bytes)
+        case .ssedecode: Self.sseDecode(bytes)
         case .guards: Self.guards(bytes)
         case .dotenv: Self.dotenv(bytes)
         case .shellwords: Self.shellwords(bytes)
@@ -124,6 +128,48 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         precondition(!data.contains(0x0A) && !data.contains(0x0D), "the data line breaks")
         let text = String(decoding: data, as: UTF8.self)
         precondition(!text.unicodeScalars.contains { $0 == "\u{2028}" || $0 == "\u{2029}" || $0 == "\u{85}" }, "a separator some parsers split on")
+    }
+
+    static func sseDecode(_ bytes: UnsafeRawBufferPointer) {
+        let limit = 512
+        func events(chunk: Int) -> Result<[SSEDecoder.Event], SSEDecoder.Failure> {
+            var decoder = SSEDecoder(maximumEventBytes: limit)
+            var events: [SSEDecoder.Event] = []
+            var start = 0
+            do {
+                while start < bytes.count {
+                    let end = min(start + chunk, bytes.count)
+                    try decoder.feed(bytes[start..<end], into: &events)
+                    start = end
+                }
+            } catch {
+                return .failure(error)
+            }
+            return .success(events)
+        }
+        let whole = events(chunk: max(bytes.count, 1))
+        let split = events(chunk: Int(bytes.first ?? 0) % 7 + 1)
+        switch (whole, split) {
+        case (.success(let a), .success(let b)):
+            precondition(a == b, "events depend on how the stream was split")
+            // Counted in scalars: each invalid UTF-8 byte decodes to one U+FFFD (three bytes).
+            precondition(a.allSatisfy { $0.data.unicodeScalars.count <= limit }, "an event over the limit")
+        case (.failure, .failure):
+            break
+        default:
+            preconditionFailure("the limit bites depending on how the stream was split")
+        }
+        // What the bridge writes (one message line, no LF) comes back byte for byte.
+        let message = bytes.filter { $0 != 0x0A && $0 != 0x0D }
+        var decoder = SSEDecoder(maximumEventBytes: 1 << 20)
+        var decoded: [SSEDecoder.Event] = []
+        try? decoder.feed(SSEEncoding.messageEvent(ByteBuffer(bytes: message)).readableBytesView, into: &decoded)
+        precondition(decoded.count == 1 && decoded[0].isMessage, "the bridge's event did not decode as one message")
+        let expected = String(decoding: message, as: UTF8.self)
+        let escaped = expected.unicodeScalars.contains { $0 == "\u{2028}" || $0 == "\u{2029}" || $0 == "\u{85}" }
+        if !escaped, Array(expected.utf8) == message {
+            precondition(decoded[0].data == expected, "the bridge's event decoded to other data")
+        }
     }
 
     static func guards(_ bytes: UnsafeRawBufferPointer) {

@@ -35,7 +35,7 @@ actor StreamableSession {
         if message.isInitialize {
             initializeMessage = message
             let (answered, session) = try await post(message, headers: headers(), deliver: true)
-            adopt(session)
+            try adopt(session)
             return answered
         }
         if let renewal { try await renewal.value }
@@ -76,7 +76,12 @@ actor StreamableSession {
         return headers
     }
 
-    private func adopt(_ session: (id: String?, version: String?)) {
+    /// Takes the session the server assigned; its id is echoed in every request, so anything but
+    /// visible ASCII (as the spec requires) is refused rather than sent on as a header.
+    private func adopt(_ session: (id: String?, version: String?)) throws {
+        if let id = session.id, id.isEmpty || id.utf8.count > 1024 || !id.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) {
+            throw ConnectFailure.protocolViolation("the Mcp-Session-Id it assigned is not visible ASCII")
+        }
         sessionID = session.id
         if let version = session.version { protocolVersion = version }
     }
@@ -103,7 +108,7 @@ actor StreamableSession {
         }
         logger.notice("the remote session ended; starting a new one with the client's initialize")
         let (_, session) = try await post(initializeMessage, headers: headers(), deliver: false)
-        adopt(session)
+        try adopt(session)
         generation += 1
         _ = try await post(.initialized, headers: headers(), deliver: true)
         listen()

@@ -124,17 +124,25 @@ async def test_the_token_file_and_url_from_the_environment_work(token_bridge, tm
         assert text_of(await session.call_tool("test_simple_text", {})) == "This is a simple text response for testing."
 
 
-async def test_server_notifications_arrive_on_the_get_stream(token_bridge):
-    """A list-changed notification the server sends outside any request reaches the client."""
+@pytest.mark.parametrize("path", ["/mcp", "/sse"])
+async def test_notifications_during_a_call_and_outside_any_call_arrive(token_bridge, path):
+    """Logs sent while a call runs travel on its response stream; one sent after the call has
+    returned can only come on the GET stream (or the legacy SSE stream)."""
     logs = []
+    arrived = anyio.Event()
 
     async def on_log(params):
         logs.append(params.data)
+        if params.data == "after the call":
+            arrived.set()
 
-    async with connect_session(token_bridge.mcp_url, env={"MCP_BRIDGE_TOKEN": TOKEN}, logging_callback=on_log) as session:
+    async with connect_session(token_bridge.base + path, env={"MCP_BRIDGE_TOKEN": TOKEN}, logging_callback=on_log) as session:
         result = await session.call_tool("test_tool_with_logging", {})
         assert text_of(result) == "logged 3 messages"
         assert logs == ["log message 1", "log message 2", "log message 3"]
+        assert text_of(await session.call_tool("log_later", {"text": "after the call", "delay": 0.5})) == "scheduled"
+        with anyio.fail_after(10):
+            await arrived.wait()
 
 
 async def test_concurrent_calls_each_get_their_own_answer(token_bridge):

@@ -22,6 +22,9 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case guards
     /// The `.env` parser (`DotEnv`): an error names a line inside the file.
     case dotenv
+    /// `builder client-config --write` (`JSONSplice`): an edit it accepts re-parses, is
+    /// idempotent, and leaves the text before the edited object untouched.
+    case jsonsplice
     /// `--stdio`/`--sidecar` splitting (`ShellWords`): plain words split like whitespace.
     case shellwords
     /// `--bridge-binary` inspection (`ELFLinkage`): any file is read or refused, never a crash.
@@ -36,6 +39,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .guards: Self.guards(bytes)
         case .dotenv: Self.dotenv(bytes)
         case .shellwords: Self.shellwords(bytes)
+        case .jsonsplice: Self.jsonSplice(bytes)
         case .elf: _ = try? ELFLinkage.neededLibraries(Array(bytes))
         }
     }
@@ -195,6 +199,19 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             let lines = text.utf8.count(where: { $0 == 0x0A }) + 1
             precondition(error.line >= 1 && error.line <= lines, "an error names line \(error.line) of \(lines)")
         }
+    }
+
+    static func jsonSplice(_ bytes: UnsafeRawBufferPointer) {
+        let text = String(decoding: bytes, as: UTF8.self)
+        let value = OrderedJSON.object([("command", .string("mcp-bridge")), ("args", .array([.string("connect")]))])
+        guard let once = try? JSONSplice.upsert(text, container: "mcpServers", name: "sandbox", value: value) else { return }
+        guard let twice = try? JSONSplice.upsert(once, container: "mcpServers", name: "sandbox", value: value) else {
+            preconditionFailure("an edited document no longer parses")
+        }
+        precondition(once == twice, "writing the same entry twice changed the file")
+        let common = zip(text.utf8, once.utf8).prefix { $0 == $1 }.count
+        precondition(common > 0 || text.utf8.allSatisfy { $0 == 0x20 || $0 == 0x0A || $0 == 0x09 || $0 == 0x0D || $0 == 0x2F || $0 == 0x2A || $0 >= 0x80 }
+                     || text.isEmpty, "the document's start was rewritten")
     }
 
     static func shellwords(_ bytes: UnsafeRawBufferPointer) {

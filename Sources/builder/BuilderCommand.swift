@@ -8,7 +8,7 @@ struct BuilderCommand: AsyncParsableCommand {
         commandName: "builder",
         abstract: "Turn one .env into a sandboxed, hardened, token-protected MCP server container.",
         discussion: "Typical use: builder init, edit .env, builder build, builder start, builder status.",
-        subcommands: [Init.self, Build.self, Start.self, Stop.self, Restart.self, Status.self, Logs.self, Down.self, Doctor.self, Print.self]
+        subcommands: [Init.self, Build.self, Start.self, Stop.self, Restart.self, Status.self, Logs.self, Down.self, Doctor.self, Print.self, ClientConfig.self]
     )
 }
 
@@ -164,6 +164,54 @@ extension BuilderCommand {
         }
     }
 
+    struct ClientConfig: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "client-config",
+            abstract: "Print (or --write) the MCP client configuration for the running deployment.",
+            discussion: "HTTP entries carry the Authorization header; connect entries launch mcp-bridge connect with the URL, token and fingerprint in the client's env block (never as arguments)."
+        )
+        @OptionGroup var deployment: DeploymentOptions
+
+        @Option(help: "claude-desktop | claude-code | vscode | cursor | json")
+        var client: ClientKind
+
+        @Option(help: "connect (stdio through mcp-bridge connect) or http (the client's own Streamable HTTP). Default: http where the client has it and the certificate needs no pin.")
+        var via: ClientEntry.Route?
+
+        @Option(help: ArgumentHelp("The endpoint to use instead of the published port, e.g. a tunnel's https://…/mcp.", valueName: "url"))
+        var url: String?
+
+        @Option(help: ArgumentHelp("Pin this certificate fingerprint instead of reading it from the running front.", valueName: "sha256"))
+        var fingerprint: String?
+
+        @Option(help: ArgumentHelp("The mcp-bridge that connect entries launch (default: the one beside builder, else on PATH).", valueName: "path"))
+        var bridge: String?
+
+        @Flag(help: "Merge the entry into the client's configuration file (a backup is kept; other entries stay byte for byte).")
+        var write = false
+
+        @Option(name: .customLong("config"), help: ArgumentHelp("The configuration file --write edits instead of the client's usual one.", valueName: "path"))
+        var configFile: String?
+
+        func run() async throws {
+            var request = ClientConfigRequest(client: client)
+            request.route = via
+            request.url = url
+            request.fingerprint = fingerprint
+            request.bridgePath = bridge
+            request.write = write
+            request.configFile = configFile
+            do {
+                try await request.run(workspace: try deployment.load(), output: { print($0, terminator: "") },
+                                      note: { FileHandle.standardError.write(Data(("builder: " + $0 + "\n").utf8)) })
+            } catch let failure as ClientConfigRequest.Failure {
+                throw ValidationError(failure.description)
+            } catch let failure as ClientConfigFile.Failure {
+                throw ValidationError(failure.description)
+            }
+        }
+    }
+
     struct Print: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Dry run: print exactly what would be used (dockerfile, run, nginx, tunnel).")
         @OptionGroup var deployment: DeploymentOptions
@@ -203,3 +251,6 @@ extension BuilderCommand {
         }
     }
 }
+
+extension ClientKind: ExpressibleByArgument {}
+extension ClientEntry.Route: ExpressibleByArgument {}

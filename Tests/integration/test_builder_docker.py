@@ -239,6 +239,28 @@ def test_nginx_deployment_publishes_only_tls_and_reports_the_fingerprint(nginx_d
     assert "0100007F:1F40" in listening and "00000000:1F40" not in listening
 
 
+async def test_client_config_pins_the_running_fronts_certificate_and_its_entry_reaches_the_server(nginx_deployment):
+    """The stdio entry builder prints for Claude Desktop, launched the way the client launches it
+    (command, args, env), reaches the sandboxed server through the TLS front."""
+    import json
+
+    from conftest import BRIDGE
+    from test_connect import connect_session
+
+    fingerprint = subprocess.run(["openssl", "x509", "-noout", "-fingerprint", "-sha256"], input=served_certificate(nginx_deployment.port),
+                                 capture_output=True, text=True, check=True).stdout.strip().split("=", 1)[1]
+    printed = nginx_deployment.builder(["client-config", "--client", "claude-desktop", "--bridge", str(BRIDGE)]).stdout
+    server = json.loads(printed)["mcpServers"]["e2enginx"]
+    assert server["command"] == str(BRIDGE) and server["args"] == ["connect"]
+    assert server["env"] == {"MCP_BRIDGE_URL": f"https://127.0.0.1:{nginx_deployment.port}/mcp",
+                             "MCP_BRIDGE_TOKEN": nginx_deployment.token, "MCP_BRIDGE_FINGERPRINT": fingerprint}
+    async with connect_session(None, env=server["env"]) as session:
+        assert '"timezone": "UTC"' in text_of(await session.call_tool("get_current_time", {"timezone": "UTC"}))
+    # Clients with their own HTTP would refuse the self-signed certificate: they get the same stdio entry.
+    code = json.loads(nginx_deployment.builder(["client-config", "--client", "claude-code", "--bridge", str(BRIDGE)]).stdout)
+    assert code["mcpServers"]["e2enginx"]["type"] == "stdio"
+
+
 def test_the_certificate_survives_a_restart_and_nginx_death_restarts_the_container(nginx_deployment):
     before = served_certificate(nginx_deployment.port)
     nginx_deployment.builder(["restart"])

@@ -89,3 +89,73 @@ def test_tokens_in_the_environment_are_ignored(tmp_path, name):
                             env={"PATH": f"{shims}:/usr/bin:/bin", "MCP_SANDBOX_TUNNEL_DIR": str(tmp_path / "t"),
                                  "MCP_BRIDGE_TOKEN": TOKEN, "NGROK_AUTHTOKEN": "x"})
     assert result.returncode != 0 and ("MCP_BRIDGE_TOKEN is empty" in result.stderr or "NGROK_AUTHTOKEN is required" in result.stderr)
+
+
+# The ngrok agent's configuration file, version 3, as documented at
+# https://ngrok.com/docs/agent/config/v3 (agent options under `agent`, endpoints with name, url,
+# upstream.url and traffic_policy) and the custom-response action of Traffic Policy
+# (https://ngrok.com/docs/traffic-policy/actions/custom-response: status_code, headers, body).
+# Only documented fields are allowed, so a misspelt key fails here instead of at the agent.
+NGROK_V3_SCHEMA = {
+    "type": "object", "additionalProperties": False, "required": ["version", "agent", "endpoints"],
+    "properties": {
+        "version": {"enum": [3, "3"]},
+        "agent": {"type": "object", "additionalProperties": False, "required": ["authtoken"], "properties": {
+            "authtoken": {"type": "string", "minLength": 1}, "log": {"type": "string"}, "log_level": {"type": "string"},
+            "log_format": {"type": "string"}, "connect_url": {"type": "string"}, "update_check": {"type": "boolean"}}},
+        "endpoints": {"type": "array", "minItems": 1, "items": {
+            "type": "object", "additionalProperties": False, "required": ["name", "upstream"], "properties": {
+                "name": {"type": "string", "pattern": "^[A-Za-z0-9_-]+$"}, "description": {"type": "string"},
+                "metadata": {"type": "string"}, "url": {"type": "string", "pattern": "^https://"},
+                "upstream": {"type": "object", "additionalProperties": False, "required": ["url"], "properties": {
+                    "url": {"type": ["string", "integer"]}, "protocol": {"enum": ["http1", "http2"]}}},
+                "traffic_policy": {"type": "object", "additionalProperties": False, "properties": {
+                    phase: {"type": "array", "items": {
+                        "type": "object", "additionalProperties": False, "required": ["actions"], "properties": {
+                            "name": {"type": "string"},
+                            "expressions": {"type": "array", "items": {"type": "string"}},
+                            "actions": {"type": "array", "minItems": 1, "items": {
+                                "type": "object", "additionalProperties": False, "required": ["type"], "properties": {
+                                    "type": {"type": "string"}, "config": {"type": "object"}}}}}}}
+                    for phase in ("on_tcp_connect", "on_http_request", "on_http_response")}}}}},
+    },
+}
+CUSTOM_RESPONSE_CONFIG = {"type": "object", "additionalProperties": False, "required": ["status_code"], "properties": {
+    "status_code": {"type": "integer", "minimum": 100, "maximum": 599}, "body": {"type": "string"},
+    "headers": {"type": "object", "additionalProperties": {"type": "string"}}}}
+
+
+@pytest.mark.parametrize("with_url", [True, False])
+def test_ngrok_config_matches_the_v3_schema_and_its_policy_admits_exactly_the_tokens(tmp_path, with_url):
+    import celpy
+    import jsonschema
+    import yaml
+
+    env = {"MCP_BRIDGE_TOKEN": TOKEN, "MCP_BRIDGE_TOKENS": OLD, "NGROK_AUTHTOKEN": "ngrok-agent-secret"}
+    if with_url:
+        env["NGROK_URL"] = "https://mcp.example.ngrok.app"
+    result, tunnel = run_script("ngrok", tmp_path, env)
+    assert result.returncode == 42, result.stderr
+    config = yaml.safe_load((tunnel / "ngrok.yml").read_text())
+    jsonschema.validate(config, NGROK_V3_SCHEMA)
+    endpoint, = config["endpoints"]
+    assert endpoint["upstream"]["url"] == "127.0.0.1:8000" and ("url" in endpoint) == with_url
+    rule, = endpoint["traffic_policy"]["on_http_request"]
+    action, = rule["actions"]
+    assert action["type"] == "custom-response"
+    jsonschema.validate(action["config"], CUSTOM_RESPONSE_CONFIG)
+    assert action["config"]["status_code"] == 401 and action["config"]["headers"]["www-authenticate"] == 'Bearer realm="mcp"'
+    assert action["config"]["body"] == '{"jsonrpc":"2.0","id":null,"error":{"code":-32000,"message":"Unauthorized"}}'
+    # The rule's expression, evaluated by a CEL implementation: it fires (401) unless one of the
+    # Authorization values is a current or previous token. ngrok lower-cases header names.
+    expression, = rule["expressions"]
+    cel = celpy.Environment()
+    program = cel.program(cel.compile(expression))
+
+    def refused(headers: dict) -> bool:
+        return bool(program.evaluate({"req": celpy.json_to_cel({"headers": headers})}))
+
+    assert refused({}) and refused({"authorization": ["Bearer wrong"]}) and refused({"authorization": [TOKEN]})
+    assert refused({"authorization": [f"Bearer {TOKEN}x"]}) and refused({"x-token": [f"Bearer {TOKEN}"]})
+    assert not refused({"authorization": [f"Bearer {TOKEN}"]}) and not refused({"authorization": [f"Bearer {OLD}"]})
+    assert not refused({"authorization": ["Bearer wrong", f"Bearer {OLD}"]})

@@ -10,6 +10,8 @@ public enum ConnectFailure: Error, Sendable, CustomStringConvertible {
     case tooLarge(limit: Int)
     /// The response stream ended before the answer to a request arrived.
     case streamEnded
+    /// An error the relay has no better words for.
+    case unexpected(String)
 
     public var message: String {
         switch self {
@@ -27,6 +29,8 @@ public enum ConnectFailure: Error, Sendable, CustomStringConvertible {
             return "mcp-bridge connect: a message from the remote server exceeded \(limit) bytes (--max-message-bytes)"
         case .streamEnded:
             return "mcp-bridge connect: the remote server closed the stream before answering"
+        case .unexpected(let what):
+            return "mcp-bridge connect: \(what)"
         }
     }
 
@@ -38,7 +42,7 @@ public enum ConnectFailure: Error, Sendable, CustomStringConvertible {
             return "pass the fingerprint `builder start` prints with --fingerprint, or the CA with --ca-file"
         case .unauthorized(_, let hasToken):
             return hasToken ? "the token in MCP_BRIDGE_TOKEN / --token-file does not match the server's" : "set MCP_BRIDGE_TOKEN or --token-file"
-        case .httpStatus, .protocolViolation, .streamEnded:
+        case .httpStatus, .protocolViolation, .streamEnded, .unexpected:
             return "see the remote server's log"
         case .tooLarge:
             return "raise --max-message-bytes if such messages are expected"

@@ -77,7 +77,11 @@ public struct ConnectRelay: Sendable {
                             try await relay(message, remote: remote, streamable: streamable, legacy: legacy, sink: sink)
                         } else {
                             group.addTask {
-                                try await relay(message, remote: remote, streamable: streamable, legacy: legacy, sink: sink)
+                                do {
+                                    try await relay(message, remote: remote, streamable: streamable, legacy: legacy, sink: sink)
+                                } catch is CancellationError {
+                                    // stdin closed while this request was in flight: abandoned, not an error.
+                                }
                             }
                         }
                     }
@@ -170,6 +174,13 @@ public struct ConnectRelay: Sendable {
             try await sink.fail(message.requestIDs, failure)
         } catch is RemoteReply.SessionExpired {
             try await sink.fail(message.requestIDs, .httpStatus(404, body: "the session expired and could not be renewed"))
+        } catch let closed as StdioLink.Closed {
+            throw closed
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            // Anything unforeseen still answers the client instead of ending the relay.
+            try await sink.fail(message.requestIDs, .unexpected("\(error)"))
         }
     }
 

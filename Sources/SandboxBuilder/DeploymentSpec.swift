@@ -196,6 +196,13 @@ public struct DeploymentSpec: Sendable, Equatable {
         case .pinggy:
             if let token = value("MCP_PINGGY_TOKEN") { tunnelSecrets["PINGGY_TOKEN"] = token }
             if let host = value("MCP_PINGGY_HOST") { tunnelSettings["PINGGY_HOST"] = host }
+            if let port = value("MCP_PINGGY_PORT") {
+                if let number = Int(port), (1...65535).contains(number) {
+                    tunnelSettings["PINGGY_PORT"] = String(number)
+                } else {
+                    problems.append(Problem(variable: "MCP_PINGGY_PORT", message: "expected the ssh port of MCP_PINGGY_HOST (1-65535; pinggy listens on 443), got '\(port)'"))
+                }
+            }
             if let key = value("MCP_PINGGY_HOST_KEY") {
                 if key.range(of: #"^(ssh-ed25519|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521|ssh-rsa) [A-Za-z0-9+/]+=*$"#, options: .regularExpression) == nil {
                     problems.append(Problem(variable: "MCP_PINGGY_HOST_KEY", message: "use the server's public host key as TYPE BASE64, e.g. ssh-ed25519 AAAAC3Nza… (ssh-keyscan -p 443 a.pinggy.io prints it; check it out of band)"))

@@ -40,6 +40,7 @@ public enum EnvTemplate {
         # pinggy: an access token for a persistent address (optional), and the server to use.
         # MCP_PINGGY_TOKEN=
         # MCP_PINGGY_HOST=a.pinggy.io
+        # MCP_PINGGY_PORT=443
         # Pin pinggy's host key (ssh-keyscan -p 443 a.pinggy.io; check it out of band):
         # MCP_PINGGY_HOST_KEY=ssh-ed25519 AAAA...
         # ngrok: the agent authtoken (required) and a reserved domain (optional); build arguments

@@ -256,3 +256,38 @@ def wait_for(predicate, timeout: float) -> bool:
             pass
         time.sleep(0.5)
     return False
+
+
+OPENSSH_BASE_IMAGE = "mcp-sandbox-test/bookworm-python-nginx-openssh:1"
+
+
+def ensure_openssh_image():
+    """The test base plus this (bookworm) host's own OpenSSH client and server, with the libraries
+    they link that the base lacks: a real `ssh` for the pinggy agent and a real `sshd` for the
+    stand-in edge, without any registry."""
+    ensure_base_image()
+    if docker("image", "inspect", OPENSSH_BASE_IMAGE, check=False).returncode == 0:
+        return
+    with tempfile.TemporaryDirectory() as context:
+        root = Path(context)
+        (root / "libs").mkdir()
+        for binary in ("/usr/bin/ssh", "/usr/sbin/sshd", "/usr/bin/ssh-keygen"):
+            shutil.copy2(binary, root / Path(binary).name)
+            for line in subprocess.run(["ldd", binary], capture_output=True, text=True, check=True).stdout.splitlines():
+                parts = line.split("=>")
+                if len(parts) == 2 and parts[1].strip().startswith("/"):
+                    library = parts[1].split()[0]
+                    shutil.copy2(library, root / "libs" / Path(library).name)
+        (root / "Dockerfile").write_text(
+            f"FROM {BASE_IMAGE}\n"
+            "COPY ssh ssh-keygen /usr/bin/\nCOPY sshd /usr/sbin/\nCOPY libs/ /opt/openssh-libs/\n"
+            # Only what the base lacks: its own glibc and friends stay as they are.
+            "RUN for f in /opt/openssh-libs/*; do [ -e /lib/x86_64-linux-gnu/${f##*/} ] || cp \"$f\" /lib/x86_64-linux-gnu/; done"
+            " && rm -rf /opt/openssh-libs && mkdir -p /run/sshd && ssh -V\n")
+        docker("build", "--tag", OPENSSH_BASE_IMAGE, context)
+
+
+def docker_gateway() -> str:
+    """The host's address on Docker's default bridge: reachable from every container we start."""
+    out = docker("network", "inspect", "bridge", "--format", "{{(index .IPAM.Config 0).Gateway}}").stdout.strip()
+    return out or "172.17.0.1"

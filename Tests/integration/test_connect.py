@@ -354,3 +354,21 @@ async def test_tools_and_progress_round_trip_to_the_peers_legacy_sse(peer, tmp_p
         assert field(result, "isError") and "Sampling not supported" in text_of(result)
     assert "answered 405 to initialize; trying the legacy HTTP+SSE transport" in log.read_text()
     assert "connected with the legacy HTTP+SSE transport" in log.read_text()
+
+
+def test_stdin_closing_with_a_call_in_flight_exits_cleanly_and_ends_the_session(token_bridge):
+    """The client quits mid-call: the relay abandons the call, DELETEs the session, exits 0."""
+    proc = subprocess.Popen([str(BRIDGE), "connect", token_bridge.mcp_url], env={"PATH": os.environ["PATH"], "MCP_BRIDGE_TOKEN": TOKEN},
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    lines = [INITIALIZE, {"jsonrpc": "2.0", "method": "notifications/initialized"},
+             {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "slow_echo", "arguments": {"text": "x", "delay": 30}}}]
+    proc.stdin.write(b"".join(json.dumps(item).encode() + b"\n" for item in lines))
+    proc.stdin.flush()
+    assert wait_until(lambda: children_of(token_bridge.proc.pid), timeout=10)
+    time.sleep(1.0)
+    started = time.monotonic()
+    out, err = proc.communicate(timeout=15)
+    assert proc.returncode == 0, err.decode()
+    assert time.monotonic() - started < 8
+    assert json.loads(out.decode().splitlines()[0])["id"] == 1
+    assert wait_until(lambda: not children_of(token_bridge.proc.pid), timeout=10)

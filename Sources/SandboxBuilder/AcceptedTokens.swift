@@ -23,13 +23,16 @@ public enum AcceptedTokens {
     /// A POSIX sh prelude that takes `names` from standard input (`NAME=value` lines, as
     /// mcp-bridge writes a sidecar's secrets) and never from the environment, which other
     /// processes may be able to read (/proc/PID/environ under some gVisor releases).
-    public static func secretsFromStandardInput(_ names: [String]) -> String {
+    /// `alsoSettings`: names that are not secret but that mcp-bridge sends on standard input
+    /// anyway because their names look secret (`…KEY…`, e.g. a public host key); a value in the
+    /// environment stands unless standard input brings one.
+    public static func secretsFromStandardInput(_ names: [String], alsoSettings: [String] = []) -> String {
         """
         # Secrets arrive on standard input from mcp-bridge (NAME=value lines), never in the environment.
         unset \(names.joined(separator: " "))
         while IFS= read -r line || [ -n "$line" ]; do
             case $line in
-        \(names.map { "        \($0)=*) \($0)=${line#*=} ;;" }.joined(separator: "\n"))
+        \((names + alsoSettings).map { "        \($0)=*) \($0)=${line#*=} ;;" }.joined(separator: "\n"))
             esac
         done
         """

@@ -13,7 +13,7 @@ public enum TunnelFront {
         dir=${MCP_SANDBOX_TUNNEL_DIR:-/run/mcp-sandbox/tunnel}
         umask 077
         mkdir -p "$dir"
-        \(AcceptedTokens.secretsFromStandardInput(["MCP_BRIDGE_TOKEN", "MCP_BRIDGE_TOKENS", "PINGGY_TOKEN"]))
+        \(AcceptedTokens.secretsFromStandardInput(["MCP_BRIDGE_TOKEN", "MCP_BRIDGE_TOKENS", "PINGGY_TOKEN"], alsoSettings: ["PINGGY_HOST_KEY"]))
         host=${PINGGY_HOST:-a.pinggy.io}
         port=${PINGGY_PORT:-443}
         target=${MCP_SANDBOX_TUNNEL_TARGET:-127.0.0.1:8000}

@@ -36,6 +36,9 @@ class Edge:
         self.public_key = " ".join((self.dir / "host.pub").read_text().split()[:2])
         (self.dir / "record").write_text('#!/bin/sh\nprintf "%s\\n" "$SSH_ORIGINAL_COMMAND" >> /edge/commands\nexec sleep 3600\n')
         (self.dir / "record").chmod(0o755)
+        # The forced command runs as the login user, which must be able to append here.
+        (self.dir / "commands").touch()
+        (self.dir / "commands").chmod(0o666)
         # pinggy logs in with the access token as user name and no key: an empty password here.
         (self.dir / "sshd_config").write_text(f"""Port {self.port}
 ListenAddress {self.host}
@@ -66,8 +69,7 @@ LogLevel DEBUG1
 
     @property
     def commands(self) -> list[str]:
-        path = self.dir / "commands"
-        return path.read_text().splitlines() if path.exists() else []
+        return (self.dir / "commands").read_text().splitlines()
 
     def remove(self):
         docker("rm", "--force", EDGE, check=False)
@@ -106,9 +108,27 @@ def test_the_real_ssh_agent_tunnels_and_the_container_restarts_when_the_edge_die
         restart_log = docker("logs", deployment.container, check=False)
         assert "the ssh connection to" in restart_log.stdout + restart_log.stderr
 
-        docker("start", EDGE)  # the edge is back: a restarted container opens the tunnel again
+        # The edge comes back with another host key: the pinned agent refuses it, no session opens.
+        shutil.move(edge.dir / "host", edge.dir / "host.pinned")
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(edge.dir / "host")], check=True, input="y\n", text=True)
+        docker("start", EDGE)
+        assert wait_for(edge.listening, 20)
+        def container_log() -> str:
+            result = docker("logs", deployment.container, check=False)
+            return result.stdout + result.stderr
+
+        refused = lambda: "Host key verification failed" in container_log()  # noqa: E731
+        assert wait_for(refused, 120), container_log()[-3000:]
+        assert len(edge.commands) == 1
+
+        # The real key again: a restarted container opens the tunnel again and is healthy.
+        docker("kill", EDGE)
+        (edge.dir / "host").unlink()
+        shutil.move(edge.dir / "host.pinned", edge.dir / "host")
+        docker("start", EDGE)
         assert wait_for(edge.listening, 20)
         assert wait_for(lambda: len(edge.commands) >= 2, 150), edge.commands
+        assert edge.commands[-1] == f"k:{deployment.token} x:https"
         assert wait_for(lambda: inspect("container", deployment.container)["State"].get("Health", {}).get("Status") == "healthy", 90)
     finally:
         deployment.down()

@@ -184,6 +184,11 @@ def test_when_sshd_dies_the_supervising_bridge_exits_so_the_container_restarts(s
     while time.monotonic() < deadline and not server.commands.exists():
         time.sleep(0.1)
     assert server.commands.exists(), "the tunnel did not open:\n" + bridge.log
+    # The pin crossed the bridge: mcp-bridge sends PINGGY_HOST_KEY on the script's standard input
+    # (its name looks secret), and the script must still use it instead of trusting any key.
+    config = (tmp_path / "tunnel" / "ssh_config").read_text()
+    assert "StrictHostKeyChecking yes" in config
+    assert (tmp_path / "tunnel" / "known_hosts").read_text().strip() == f"[127.0.0.1]:{server.port} {server.public_host_key}"
     server.stop()  # pinggy's edge goes away
     bridge.proc.wait(30)
     assert bridge.proc.returncode != 0, "the bridge must exit non-zero so the restart policy reconnects"

@@ -19,7 +19,7 @@ import anyio
 import pytest
 from mcp import types
 
-from conftest import BRIDGE, FIXTURE, ROOT, children_of, field, free_port, require, text_of, wait_until
+from conftest import BRIDGE, FIXTURE, ROOT, SERVER_PYTHON, children_of, field, free_port, require, text_of, wait_until
 
 try:
     from mcp.shared.exceptions import McpError as SDKError
@@ -372,3 +372,44 @@ def test_stdin_closing_with_a_call_in_flight_exits_cleanly_and_ends_the_session(
     assert time.monotonic() - started < 8
     assert json.loads(out.decode().splitlines()[0])["id"] == 1
     assert wait_until(lambda: not children_of(token_bridge.proc.pid), timeout=10)
+
+
+# ---------------------------------------------------------------- (d) servers written with the SDK
+
+@pytest.mark.parametrize("mode", ["stateful", "stateless", "json", "sse"])
+async def test_remote_servers_written_with_the_sdk(mode, tmp_path):
+    """FastMCP's own Streamable HTTP (with sessions, stateless, JSON answers) and legacy SSE."""
+    import socket
+
+    port = free_port()
+    server = subprocess.Popen([str(SERVER_PYTHON), str(ROOT / "Tests" / "integration" / "fixtures" / "http_server.py"), mode, str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+    def listening():
+        with socket.socket() as probe:
+            return probe.connect_ex(("127.0.0.1", port)) == 0
+
+    try:
+        assert wait_until(listening, timeout=30), "the SDK server did not start"
+        url = f"http://127.0.0.1:{port}" + ("/sse" if mode == "sse" else "/mcp")
+        progress, logs = [], []
+
+        async def on_progress(value, total, message):
+            progress.append(value)
+
+        async def on_log(params):
+            logs.append(params.data)
+
+        async def on_sampling(context, params):
+            return types.CreateMessageResult(role="assistant", model="m", content=types.TextContent(type="text", text="yes"))
+
+        async with connect_session(url, logging_callback=on_log, sampling_callback=on_sampling) as session:
+            result = await session.call_tool("echo", {"text": "through the relay"}, progress_callback=on_progress)
+            assert text_of(result) == "through the relay"
+            if mode != "json":  # a JSON answer carries no notifications
+                assert progress == [50] and logs == ["echoing through the relay"]
+            if mode not in ("stateless", "json"):  # server requests need a stream back to the client
+                assert text_of(await session.call_tool("ask", {"prompt": "ok?"})) == "LLM said: yes"
+    finally:
+        server.terminate()
+        server.wait(10)

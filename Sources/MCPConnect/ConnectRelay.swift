@@ -47,10 +47,10 @@ public struct ConnectRelay: Sendable {
         let sink = ClientSink(link: link, logger: logger)
         var headers = configuration.headers.map { ($0.name, $0.value) }
         if let token = configuration.token { headers.append(("Authorization", "Bearer \(token)")) }
-        let streamable = StreamableSession(exchange: exchange, endpoint: configuration.endpoint, baseHeaders: headers, sink: sink,
-                                           logger: logger, maximumMessageBytes: configuration.maximumMessageBytes)
-        let legacy = LegacySession(exchange: exchange, endpoint: configuration.endpoint, baseHeaders: headers, sink: sink,
-                                   logger: logger, maximumMessageBytes: configuration.maximumMessageBytes)
+        let remoteLink = RemoteLink(exchange: exchange, endpoint: configuration.endpoint, baseHeaders: headers, sink: sink,
+                                    logger: logger, maximumMessageBytes: configuration.maximumMessageBytes)
+        let streamable = StreamableSession(link: remoteLink)
+        let legacy = LegacySession(link: remoteLink)
         let remote = Remote()
         switch configuration.transport {
         case .auto: break

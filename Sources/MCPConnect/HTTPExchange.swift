@@ -38,6 +38,11 @@ struct HTTPExchange: Sendable {
             return nil
         }
 
+        /// Up to 64 KiB of an error answer's body, for the message (empty if it cannot be read).
+        mutating func excerpt() async -> [UInt8] {
+            (try? await collect(upTo: 64 * 1024)).map { Array($0.readableBytesView) } ?? []
+        }
+
         /// The whole body, refused beyond `limit` bytes.
         mutating func collect(upTo limit: Int) async throws -> ByteBuffer {
             var all = ByteBuffer()

@@ -7,12 +7,13 @@ import NIOHTTP1
 /// event, where to POST; every answer arrives on that stream. When the stream ends, requests
 /// still waiting get an error and the next message opens a new stream, replaying `initialize`.
 actor LegacySession {
-    private let exchange: HTTPExchange
-    private let endpoint: RemoteEndpoint
-    private let baseHeaders: [(String, String)]
-    private let sink: ClientSink
-    private let logger: Logger
-    private let maximumMessageBytes: Int
+    private let link: RemoteLink
+    private nonisolated var exchange: HTTPExchange { link.exchange }
+    private nonisolated var endpoint: RemoteEndpoint { link.endpoint }
+    private nonisolated var baseHeaders: [(String, String)] { link.baseHeaders }
+    private nonisolated var sink: ClientSink { link.sink }
+    private nonisolated var logger: Logger { link.logger }
+    private nonisolated var maximumMessageBytes: Int { link.maximumMessageBytes }
 
     private var postEndpoint: RemoteEndpoint?
     private var stream: Task<Void, Never>?
@@ -24,13 +25,8 @@ actor LegacySession {
     private var swallowed: [JSONRPCID: CheckedContinuation<Void, any Error>] = [:]
     private var initializeMessage: ClientMessage?
 
-    init(exchange: HTTPExchange, endpoint: RemoteEndpoint, baseHeaders: [(String, String)], sink: ClientSink, logger: Logger, maximumMessageBytes: Int) {
-        self.exchange = exchange
-        self.endpoint = endpoint
-        self.baseHeaders = baseHeaders
-        self.sink = sink
-        self.logger = logger
-        self.maximumMessageBytes = maximumMessageBytes
+    init(link: RemoteLink) {
+        self.link = link
     }
 
     /// POSTs one client message; its answers arrive on the stream.
@@ -115,9 +111,9 @@ actor LegacySession {
                 case 200 where StreamableSession.isEventStream(head):
                     break
                 case 401, 403:
-                    throw ConnectFailure.unauthorized(status: Int(head.status.code), hasToken: headers.contains { $0.0.lowercased() == "authorization" })
+                    throw link.unauthorized(head.status.code)
                 default:
-                    let reply = (try? await body.collect(upTo: 64 * 1024)).map { Array($0.readableBytesView) } ?? []
+                    let reply = await body.excerpt()
                     throw RemoteReply.Refusal(status: Int(head.status.code), body: reply)
                 }
                 var decoder = SSEDecoder(maximumEventBytes: limit)
@@ -183,11 +179,11 @@ actor LegacySession {
             case 200..<300:
                 _ = try? await body.collect(upTo: 64 * 1024)
             case 401, 403:
-                throw ConnectFailure.unauthorized(status: Int(head.status.code), hasToken: headers.contains { $0.0.lowercased() == "authorization" })
+                throw link.unauthorized(head.status.code)
             case 404:
                 throw RemoteReply.SessionExpired()
             default:
-                let reply = (try? await body.collect(upTo: 64 * 1024)).map { Array($0.readableBytesView) } ?? []
+                let reply = await body.excerpt()
                 throw RemoteReply.Refusal(status: Int(head.status.code), body: reply)
             }
         }

@@ -7,12 +7,13 @@ import NIOHTTP1
 /// JSON or an SSE stream; server-initiated messages also arrive on a GET stream. A session the
 /// server has forgotten (404) is replaced by replaying the client's own `initialize`.
 actor StreamableSession {
-    private let exchange: HTTPExchange
-    private let endpoint: RemoteEndpoint
-    private let baseHeaders: [(String, String)]
-    private let sink: ClientSink
-    private let logger: Logger
-    private let maximumMessageBytes: Int
+    private let link: RemoteLink
+    private nonisolated var exchange: HTTPExchange { link.exchange }
+    private nonisolated var endpoint: RemoteEndpoint { link.endpoint }
+    private nonisolated var baseHeaders: [(String, String)] { link.baseHeaders }
+    private nonisolated var sink: ClientSink { link.sink }
+    private nonisolated var logger: Logger { link.logger }
+    private nonisolated var maximumMessageBytes: Int { link.maximumMessageBytes }
 
     private var sessionID: String?
     private var protocolVersion: String?
@@ -21,13 +22,8 @@ actor StreamableSession {
     private var renewal: Task<Void, any Error>?
     private var generation = 0
 
-    init(exchange: HTTPExchange, endpoint: RemoteEndpoint, baseHeaders: [(String, String)], sink: ClientSink, logger: Logger, maximumMessageBytes: Int) {
-        self.exchange = exchange
-        self.endpoint = endpoint
-        self.baseHeaders = baseHeaders
-        self.sink = sink
-        self.logger = logger
-        self.maximumMessageBytes = maximumMessageBytes
+    init(link: RemoteLink) {
+        self.link = link
     }
 
     /// Sends one client message; returns the ids of the requests in it that were answered.
@@ -209,11 +205,11 @@ actor StreamableSession {
                 if deliver { try await sink.deliver(reply) }
                 return (RemoteReply.responseIDs(in: reply), (session, Self.negotiatedVersion(reply)))
             case 401, 403:
-                throw ConnectFailure.unauthorized(status: Int(head.status.code), hasToken: headers.contains { $0.0 == "Authorization" })
+                throw link.unauthorized(head.status.code)
             case 404 where hasSession && !message.isInitialize:
                 throw RemoteReply.SessionExpired()
             default:
-                let reply = (try? await body.collect(upTo: 64 * 1024)).map { Array($0.readableBytesView) } ?? []
+                let reply = await body.excerpt()
                 throw RemoteReply.Refusal(status: Int(head.status.code), body: reply)
             }
         }

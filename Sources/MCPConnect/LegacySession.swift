@@ -8,12 +8,6 @@ import NIOHTTP1
 /// still waiting get an error and the next message opens a new stream, replaying `initialize`.
 actor LegacySession {
     private let link: RemoteLink
-    private nonisolated var exchange: HTTPExchange { link.exchange }
-    private nonisolated var endpoint: RemoteEndpoint { link.endpoint }
-    private nonisolated var baseHeaders: [(String, String)] { link.baseHeaders }
-    private nonisolated var sink: ClientSink { link.sink }
-    private nonisolated var logger: Logger { link.logger }
-    private nonisolated var maximumMessageBytes: Int { link.maximumMessageBytes }
 
     private var postEndpoint: RemoteEndpoint?
     private var stream: Task<Void, Never>?
@@ -69,7 +63,7 @@ actor LegacySession {
         generation += 1
         let current = generation
         let (announcements, announce) = AsyncStream<Result<RemoteEndpoint, any Error>>.makeStream()
-        let headers = baseHeaders + [("Accept", "text/event-stream")]
+        let headers = link.baseHeaders + [("Accept", "text/event-stream")]
         stream = Task { await self.read(headers: headers, generation: current, announce: announce) }
         var announced: Result<RemoteEndpoint, any Error> = .failure(ConnectFailure.streamEnded)
         for await result in announcements {
@@ -79,7 +73,7 @@ actor LegacySession {
         let target = try announced.get()
         postEndpoint = target
         if replaying, let initializeMessage, let id = initializeMessage.requestIDs.first {
-            logger.notice("the remote session ended; starting a new one with the client's initialize")
+            link.logger.notice("the remote session ended; starting a new one with the client's initialize")
             try await withCheckedThrowingContinuation { continuation in
                 swallowed[id] = continuation
                 Task {
@@ -103,10 +97,9 @@ actor LegacySession {
     /// Reads the stream: announces the endpoint, relays every message, and when it ends fails
     /// what is still pending.
     private nonisolated func read(headers: [(String, String)], generation: Int, announce: AsyncStream<Result<RemoteEndpoint, any Error>>.Continuation) async {
-        let endpoint = self.endpoint
-        let limit = maximumMessageBytes
+        let limit = link.maximumMessageBytes
         do {
-            try await exchange.perform(.GET, endpoint, headers: headers, body: nil) { head, body in
+            try await link.exchange.perform(.GET, link.endpoint, headers: headers, body: nil) { head, body in
                 switch head.status.code {
                 case 200 where StreamableSession.isEventStream(head):
                     break
@@ -127,7 +120,7 @@ actor LegacySession {
                     }
                     for event in events {
                         if event.type == "endpoint", !announced {
-                            announce.yield(Result { try endpoint.resolving(event.data.trimmingSpaces) }
+                            announce.yield(Result { try link.endpoint.resolving(event.data.trimmingSpaces) }
                                 .mapError { ConnectFailure.protocolViolation("\($0)") as any Error })
                             announced = true
                         } else if event.isMessage {
@@ -140,7 +133,7 @@ actor LegacySession {
         } catch is CancellationError {
         } catch {
             announce.yield(.failure(error))
-            logger.warning("SSE stream failed: \(error)")
+            link.logger.warning("SSE stream failed: \(error)")
         }
         announce.finish()
         await streamEnded(generation)
@@ -153,7 +146,7 @@ actor LegacySession {
             return
         }
         pending.subtract(ids)
-        try await sink.deliver(message)
+        try await link.sink.deliver(message)
     }
 
     private func streamEnded(_ ended: Int) async {
@@ -169,12 +162,12 @@ actor LegacySession {
         let orphans = pending
         pending.removeAll()
         for id in swallowed.keys { resumeSwallowed(id, throwing: ConnectFailure.streamEnded) }
-        if !orphans.isEmpty { try? await sink.fail(orphans, .streamEnded) }
+        if !orphans.isEmpty { try? await link.sink.fail(orphans, .streamEnded) }
     }
 
     private nonisolated func post(_ message: ClientMessage, to target: RemoteEndpoint) async throws {
-        let headers = baseHeaders + [("Content-Type", "application/json")]
-        try await exchange.perform(.POST, target, headers: headers, body: ByteBuffer(bytes: message.bytes)) { head, body in
+        let headers = link.baseHeaders + [("Content-Type", "application/json")]
+        try await link.exchange.perform(.POST, target, headers: headers, body: ByteBuffer(bytes: message.bytes)) { head, body in
             switch head.status.code {
             case 200..<300:
                 _ = try? await body.collect(upTo: 64 * 1024)

@@ -8,12 +8,6 @@ import NIOHTTP1
 /// server has forgotten (404) is replaced by replaying the client's own `initialize`.
 actor StreamableSession {
     private let link: RemoteLink
-    private nonisolated var exchange: HTTPExchange { link.exchange }
-    private nonisolated var endpoint: RemoteEndpoint { link.endpoint }
-    private nonisolated var baseHeaders: [(String, String)] { link.baseHeaders }
-    private nonisolated var sink: ClientSink { link.sink }
-    private nonisolated var logger: Logger { link.logger }
-    private nonisolated var maximumMessageBytes: Int { link.maximumMessageBytes }
 
     private var sessionID: String?
     private var protocolVersion: String?
@@ -53,11 +47,10 @@ actor StreamableSession {
         guard let sessionID else { return }
         self.sessionID = nil
         let headers = headers(session: sessionID)
-        let exchange = self.exchange
-        let endpoint = self.endpoint
+        let link = self.link
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
-                _ = try? await exchange.perform(.DELETE, endpoint, headers: headers, body: nil) { head, _ in head.status.code }
+                _ = try? await link.exchange.perform(.DELETE, link.endpoint, headers: headers, body: nil) { head, _ in head.status.code }
             }
             group.addTask { try? await Task.sleep(for: timeout) }
             await group.next()
@@ -66,7 +59,7 @@ actor StreamableSession {
     }
 
     private func headers(session: String? = nil) -> [(String, String)] {
-        var headers = baseHeaders
+        var headers = link.baseHeaders
         if let id = session ?? sessionID { headers.append(("Mcp-Session-Id", id)) }
         if let protocolVersion { headers.append(("MCP-Protocol-Version", protocolVersion)) }
         return headers
@@ -102,7 +95,7 @@ actor StreamableSession {
         guard let initializeMessage else {
             throw ConnectFailure.protocolViolation("the session expired before the client initialized")
         }
-        logger.notice("the remote session ended; starting a new one with the client's initialize")
+        link.logger.notice("the remote session ended; starting a new one with the client's initialize")
         let (_, session) = try await post(initializeMessage, headers: headers(), deliver: false)
         try adopt(session)
         generation += 1
@@ -123,7 +116,7 @@ actor StreamableSession {
             enum Outcome { case ended, stop(String), retry(String) }
             let outcome: Outcome
             do {
-                outcome = try await exchange.perform(.GET, endpoint, headers: headers, body: nil) { head, body in
+                outcome = try await link.exchange.perform(.GET, link.endpoint, headers: headers, body: nil) { head, body in
                     switch head.status.code {
                     case 200 where Self.isEventStream(head):
                         try await self.relayEvents(&body, deliver: true)
@@ -143,10 +136,10 @@ actor StreamableSession {
             case .ended:
                 delay = .milliseconds(500)
             case .stop(let why):
-                logger.debug("GET stream closed: \(why)")
+                link.logger.debug("GET stream closed: \(why)")
                 return
             case .retry(let why):
-                logger.debug("GET stream failed (\(why)); retrying in \(delay)")
+                link.logger.debug("GET stream failed (\(why)); retrying in \(delay)")
                 delay = min(delay * 2, .seconds(30))
             }
             try? await Task.sleep(for: delay)
@@ -160,7 +153,7 @@ actor StreamableSession {
     /// Delivers every message event of an SSE body; returns the ids of the responses among them.
     @discardableResult
     private nonisolated func relayEvents(_ body: inout HTTPExchange.Body, deliver: Bool) async throws -> (answered: Set<JSONRPCID>, version: String?) {
-        var decoder = SSEDecoder(maximumEventBytes: maximumMessageBytes)
+        var decoder = SSEDecoder(maximumEventBytes: link.maximumMessageBytes)
         var answered = Set<JSONRPCID>()
         var version: String?
         var events: [SSEDecoder.Event] = []
@@ -168,13 +161,13 @@ actor StreamableSession {
             do {
                 try decoder.feed(chunk.readableBytesView, into: &events)
             } catch {
-                throw ConnectFailure.tooLarge(limit: maximumMessageBytes)
+                throw ConnectFailure.tooLarge(limit: link.maximumMessageBytes)
             }
             for event in events where event.isMessage {
                 let bytes = Array(event.data.utf8)
                 answered.formUnion(RemoteReply.responseIDs(in: bytes))
                 if version == nil { version = Self.negotiatedVersion(bytes) }
-                if deliver { try await sink.deliver(bytes) }
+                if deliver { try await link.sink.deliver(bytes) }
             }
             events.removeAll(keepingCapacity: true)
         }
@@ -192,8 +185,8 @@ actor StreamableSession {
     {
         let hasSession = headers.contains { $0.0 == "Mcp-Session-Id" }
         let all = headers + [("Accept", "application/json, text/event-stream"), ("Content-Type", "application/json")]
-        let limit = maximumMessageBytes
-        return try await exchange.perform(.POST, endpoint, headers: all, body: ByteBuffer(bytes: message.bytes)) { head, body in
+        let limit = link.maximumMessageBytes
+        return try await link.exchange.perform(.POST, link.endpoint, headers: all, body: ByteBuffer(bytes: message.bytes)) { head, body in
             let session = head.headers["mcp-session-id"].first
             switch head.status.code {
             case 200..<300:
@@ -202,7 +195,7 @@ actor StreamableSession {
                     return (answered, (session, version))
                 }
                 let reply = Array(try await body.collect(upTo: limit).readableBytesView)
-                if deliver { try await sink.deliver(reply) }
+                if deliver { try await link.sink.deliver(reply) }
                 return (RemoteReply.responseIDs(in: reply), (session, Self.negotiatedVersion(reply)))
             case 401, 403:
                 throw link.unauthorized(head.status.code)

@@ -413,3 +413,15 @@ async def test_remote_servers_written_with_the_sdk(mode, tmp_path):
     finally:
         server.terminate()
         server.wait(10)
+
+
+async def test_headers_from_the_environment_carry_the_credentials(token_bridge):
+    """No MCP_BRIDGE_TOKEN: the Authorization header is given with --header, its value from ${VAR}."""
+    async with connect_session(token_bridge.mcp_url, "--header", "Authorization: Bearer ${SANDBOX_KEY}", "--header", "X-Trace: relay-test",
+                               env={"SANDBOX_KEY": TOKEN}) as session:
+        assert text_of(await session.call_tool("test_simple_text", {})) == "This is a simple text response for testing."
+
+
+async def test_a_forced_transport_the_server_lacks_says_what_it_answered(peer):
+    message = await initialize_failure(peer + "/sse", "--transport", "streamable")
+    assert "answered HTTP 405" in message

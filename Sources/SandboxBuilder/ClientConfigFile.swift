@@ -5,7 +5,9 @@ import Foundation
 public struct ClientConfigFile: Sendable {
     public let path: URL
 
-    public init(path: URL) { self.path = path }
+    /// A symlinked configuration (dotfiles kept elsewhere) is edited where it points, so the
+    /// link stays a link.
+    public init(path: URL) { self.path = path.resolvingSymlinksInPath() }
 
     public struct Failure: Error, CustomStringConvertible {
         public let description: String

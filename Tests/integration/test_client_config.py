@@ -186,3 +186,16 @@ async def test_the_entries_work_with_the_sdk(workspace, bridge_factory):
     http = json.loads(client_config(cwd, "--client", "claude-code", "--url", bridge.mcp_url).stdout)["mcpServers"]["time"]
     async with open_session(http["url"], "streamable", headers=http["headers"]) as session:
         assert text_of(await session.call_tool("test_simple_text", {})) == "This is a simple text response for testing."
+
+
+def test_a_symlinked_configuration_stays_a_link(workspace):
+    cwd, _ = workspace
+    target = cwd / "dotfiles" / "mcp.json"
+    target.parent.mkdir()
+    target.write_text('{"mcpServers": {}}\n')
+    link = cwd / ".mcp.json"
+    link.symlink_to(target)
+    client_config(cwd, "--client", "claude-code", "--write")
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    assert json.loads(target.read_text())["mcpServers"]["time"]["type"] == "http"
+    assert list(target.parent.glob("mcp.json.backup-*"))

@@ -19,6 +19,8 @@ public struct ConnectConfiguration: Sendable {
     public var connectTimeout: Duration = .seconds(10)
     /// Largest message accepted from either side (a stdin line, a JSON body, an SSE event).
     public var maximumMessageBytes = 16 * 1024 * 1024
+    /// Requests waiting for their answer at once; more are answered with an error at once.
+    public var maximumInFlight = 256
     /// How long the DELETE that ends the remote session may take once stdin has closed.
     public var closeTimeout: Duration = .seconds(3)
 

@@ -10,6 +10,8 @@ public enum ConnectFailure: Error, Sendable, CustomStringConvertible {
     case tooLarge(limit: Int)
     /// The response stream ended before the answer to a request arrived.
     case streamEnded
+    /// The client has more requests waiting than `--max-in-flight` allows.
+    case tooManyInFlight(limit: Int)
     /// An error the relay has no better words for.
     case unexpected(String)
 
@@ -29,6 +31,8 @@ public enum ConnectFailure: Error, Sendable, CustomStringConvertible {
             return "mcp-bridge connect: a message from the remote server exceeded \(limit) bytes (--max-message-bytes)"
         case .streamEnded:
             return "mcp-bridge connect: the remote server closed the stream before answering"
+        case .tooManyInFlight(let limit):
+            return "mcp-bridge connect: more than \(limit) requests are waiting for an answer (--max-in-flight); this one was not sent"
         case .unexpected(let what):
             return "mcp-bridge connect: \(what)"
         }
@@ -46,6 +50,8 @@ public enum ConnectFailure: Error, Sendable, CustomStringConvertible {
             return "see the remote server's log"
         case .tooLarge:
             return "raise --max-message-bytes if such messages are expected"
+        case .tooManyInFlight:
+            return "wait for answers before sending more, or raise --max-in-flight"
         }
     }
 

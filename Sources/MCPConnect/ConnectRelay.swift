@@ -58,6 +58,7 @@ public struct ConnectRelay: Sendable {
         case .sse: await remote.set(.legacy(legacy))
         }
 
+        let inFlight = InFlightCount(limit: configuration.maximumInFlight)
         do {
             try await withThrowingDiscardingTaskGroup { group in
                 var framer = LineFramer(maximumLineBytes: configuration.maximumMessageBytes)
@@ -75,8 +76,11 @@ public struct ConnectRelay: Sendable {
                         if message.requestIDs.isEmpty || message.isInitialize {
                             // In order: initialize first, then notifications and responses as written.
                             try await relay(message, remote: remote, streamable: streamable, legacy: legacy, sink: sink)
+                        } else if !inFlight.enter() {
+                            try await sink.fail(message.requestIDs, .tooManyInFlight(limit: configuration.maximumInFlight))
                         } else {
                             group.addTask {
+                                defer { inFlight.leave() }
                                 do {
                                     try await relay(message, remote: remote, streamable: streamable, legacy: legacy, sink: sink)
                                 } catch is CancellationError {

@@ -13,6 +13,7 @@ public struct ConnectSettings: Sendable {
     public var transport: ConnectConfiguration.Transport = .auto
     public var connectTimeout = "10s"
     public var maxMessageBytes = "16MiB"
+    public var maxInFlight = 256
 
     public init() {}
 
@@ -77,6 +78,8 @@ public struct ConnectSettings: Sendable {
             throw Invalid("--max-message-bytes expects a size of at least 1KiB such as 16MiB, got \(maxMessageBytes)")
         }
         configuration.maximumMessageBytes = limit
+        guard maxInFlight >= 1 else { throw Invalid("--max-in-flight must be at least 1, got \(maxInFlight)") }
+        configuration.maximumInFlight = maxInFlight
         return configuration
     }
 

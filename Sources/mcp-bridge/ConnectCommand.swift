@@ -42,6 +42,9 @@ struct ConnectCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Largest message accepted from either side.", valueName: "size"))
     var maxMessageBytes = "16MiB"
 
+    @Option(help: "Most requests waiting for an answer at once; more are answered with an error.")
+    var maxInFlight = 256
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .notice
 
@@ -56,6 +59,7 @@ struct ConnectCommand: AsyncParsableCommand {
         settings.transport = transport
         settings.connectTimeout = connectTimeout
         settings.maxMessageBytes = maxMessageBytes
+        settings.maxInFlight = maxInFlight
         let configuration: ConnectConfiguration
         do {
             configuration = try settings.configuration(environment: ProcessInfo.processInfo.environment)

@@ -425,3 +425,25 @@ async def test_headers_from_the_environment_carry_the_credentials(token_bridge):
 async def test_a_forced_transport_the_server_lacks_says_what_it_answered(peer):
     message = await initialize_failure(peer + "/sse", "--transport", "streamable")
     assert "answered HTTP 405" in message
+
+
+def test_requests_beyond_max_in_flight_are_answered_at_once(token_bridge):
+    proc = subprocess.Popen([str(BRIDGE), "connect", token_bridge.mcp_url, "--max-in-flight", "2"],
+                            env={"PATH": os.environ["PATH"], "MCP_BRIDGE_TOKEN": TOKEN},
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    slow = [{"jsonrpc": "2.0", "id": 10 + n, "method": "tools/call", "params": {"name": "slow_echo", "arguments": {"text": f"s{n}", "delay": 1.5}}}
+            for n in range(4)]
+    lines = [INITIALIZE, {"jsonrpc": "2.0", "method": "notifications/initialized"}, *slow]
+    proc.stdin.write(b"".join(json.dumps(item).encode() + b"\n" for item in lines))
+    proc.stdin.flush()
+    answers = {}
+    started = time.monotonic()
+    while len(answers) < 5 and time.monotonic() - started < 20:
+        message = json.loads(proc.stdout.readline())
+        answers[message["id"]] = (message, time.monotonic() - started)
+    proc.stdin.close()
+    proc.wait(15)
+    refused = [id for id, (message, _) in answers.items() if "error" in message]
+    served = [id for id, (message, _) in answers.items() if id != 1 and "result" in message]
+    assert sorted(refused) == [12, 13] and sorted(served) == [10, 11]
+    assert all("--max-in-flight" in answers[id][0]["error"]["message"] and answers[id][1] < 1.5 for id in refused)

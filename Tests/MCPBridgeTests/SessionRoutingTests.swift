@@ -52,7 +52,11 @@ import Testing
             _ = await session.forward(messages.map { ByteBuffer(string: $0) })
             // A message larger than the whole backlog is dropped, not kept.
             _ = await session.forward([ByteBuffer(string: #"{"jsonrpc":"2.0","method":"notifications/big","params":{"pad":""# + String(repeating: "y", count: 2000) + #""}}"#)])
-            try await Task.sleep(for: .milliseconds(300))
+            // The router is done once 40 were evicted and the big one dropped (a fixed sleep was
+            // too short under ThreadSanitizer: the rest then went straight to the stream below).
+            let deadline = ContinuousClock.now + .seconds(20)
+            while session.backlogDropped < 41, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+            #expect(session.backlogDropped == 41)
             let get = ClientStream(kind: .standalone, bufferBytes: 1 << 20)
             try session.attachStandalone(get)
             var received: [String] = []

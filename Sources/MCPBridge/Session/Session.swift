@@ -50,6 +50,8 @@ public final class Session: Sendable {
         var legacy: ClientStream?
         var backlog = CircularBuffer<ByteBuffer>()
         var backlogBytes = 0
+        /// Messages the bound dropped (evicted or too large), for tests to know the router is done.
+        var backlogDropped = 0
         var negotiatedVersion: ProtocolVersion?
         var processID: Int32?
         var exit: ChildExit?
@@ -66,6 +68,9 @@ public final class Session: Sendable {
     private let configuration: SessionConfiguration
     private let metrics: BridgeMetrics
     private let state = Mutex(State())
+
+    /// How many messages the backlog's bound has dropped so far.
+    var backlogDropped: Int { state.withLock { $0.backlogDropped } }
     /// Opens once the child is running or has failed to start.
     private let startupSettled = Latch()
 
@@ -393,12 +398,14 @@ public final class Session: Sendable {
             }
             guard message.readableBytes <= configuration.backlogBytes else {
                 metrics.errors(kind: "backlog_overflow")
+                state.backlogDropped += 1
                 return .dropped("larger than the whole backlog (\(configuration.backlogBytes) bytes) with no stream open")
             }
             while !state.backlog.isEmpty,
                   state.backlog.count >= configuration.backlogMessages || state.backlogBytes + message.readableBytes > configuration.backlogBytes {
                 state.backlogBytes -= state.backlog.removeFirst().readableBytes
                 metrics.errors(kind: "backlog_overflow")
+                state.backlogDropped += 1
             }
             state.backlog.append(message)
             state.backlogBytes += message.readableBytes

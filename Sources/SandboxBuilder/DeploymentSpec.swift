@@ -273,6 +273,10 @@ public struct DeploymentSpec: Sendable, Equatable {
                 buildSecrets[inner] = value
             }
         }
+        for key in values.keys where key.hasPrefix("MCP_") && !EnvTemplate.documentedSettings.contains(key) {
+            let suggestion = Self.closest(to: key, among: EnvTemplate.documentedSettings).map { "did you mean \($0)? " } ?? ""
+            problems.append(Problem(variable: key, message: "is not a setting builder knows (a typo would be silently ignored otherwise); \(suggestion)the settings are listed in .env.example"))
+        }
         for name in Set(buildArguments.keys).intersection(buildSecrets.keys).sorted() {
             problems.append(Problem(variable: "BUILD_SECRET_\(name)", message: "BUILD_ARG_\(name) is set too; keep one"))
         }
@@ -285,6 +289,28 @@ public struct DeploymentSpec: Sendable, Equatable {
     public struct ProblemList: Error, Equatable, CustomStringConvertible {
         public var problems: [Problem]
         public var description: String { problems.map(\.description).joined(separator: "\n") }
+    }
+
+    /// The known name within two edits of `name`, if one is.
+    static func closest(to name: String, among known: Set<String>) -> String? {
+        func distance(_ a: [Character], _ b: [Character]) -> Int {
+            var previous = Array(0...b.count)
+            for (i, x) in a.enumerated() {
+                var row = [i + 1]
+                for (j, y) in b.enumerated() {
+                    row.append(min(previous[j + 1] + 1, row[j] + 1, previous[j] + (x == y ? 0 : 1)))
+                }
+                previous = row
+            }
+            return previous[b.count]
+        }
+        let target = Array(name)
+        var best: (name: String, distance: Int)?
+        for candidate in known.sorted() {
+            let edits = distance(target, Array(candidate))
+            if edits <= 2, edits < (best?.distance ?? Int.max) { best = (candidate, edits) }
+        }
+        return best?.name
     }
 
     static func isValidName(_ name: String) -> Bool {

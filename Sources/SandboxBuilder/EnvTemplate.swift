@@ -77,6 +77,22 @@ public enum EnvTemplate {
         """
 
     /// The template with a freshly generated token.
+    /// Every `MCP_` setting the template documents: builder reads no other, so any other `MCP_`
+    /// name in a .env is a typo or a setting of another tool.
+    public static let documentedSettings: Set<String> = {
+        var names: Set<String> = []
+        var current = ""
+        for character in text + " " {
+            if character.isUppercase || character.isNumber || character == "_" {
+                current.append(character)
+            } else {
+                if current.hasPrefix("MCP_"), current.count > 4 { names.insert(current) }
+                current = ""
+            }
+        }
+        return names
+    }()
+
     public static func withToken(_ token: String) -> String {
         text.replacingOccurrences(of: "\nMCP_AUTH_TOKEN=\n", with: "\nMCP_AUTH_TOKEN=\(token)\n")
     }

@@ -28,6 +28,25 @@ import Testing
         #expect(try DeploymentSpec(environment: values).baseImage == "registry.local/python@sha256:abc")
     }
 
+    @Test func anUnknownSettingIsRefusedWithTheNearestName() {
+        var values = Self.valid
+        values["MCP_PINGY_PORT"] = "22"
+        values["MCP_SOMETHING_ELSE"] = "1"
+        #expect(throws: DeploymentSpec.ProblemList.self) { try DeploymentSpec(environment: values) }
+        do {
+            _ = try DeploymentSpec(environment: values)
+        } catch {
+            #expect(error.problems.map(\.variable) == ["MCP_PINGY_PORT", "MCP_SOMETHING_ELSE"])
+            #expect(error.problems[0].message.contains("did you mean MCP_PINGGY_PORT?"))
+            #expect(!error.problems[1].message.contains("did you mean"))
+        }
+        // Every name the template documents is accepted.
+        #expect(EnvTemplate.documentedSettings.contains("MCP_PINGGY_HOST_KEY") && EnvTemplate.documentedSettings.count > 20)
+        var all = Self.valid
+        for name in EnvTemplate.documentedSettings where all[name] == nil { all[name] = "" }
+        #expect(throws: Never.self) { try DeploymentSpec(environment: all) }
+    }
+
     @Test func everyProblemIsReportedAtOnce() {
         let values = ["MCP_NAME": "Bad Name", "MCP_SERVER_RUNTIME": "ruby", "MCP_PORT": "99999", "MCP_MEMORY": "lots",
                       "MCP_SERVER_PACKAGE": "mcp-server-time", "MCP_AUTH_TOKEN": "short", "SERVER_ENV_MCP_BRIDGE_TOKEN": "x"]

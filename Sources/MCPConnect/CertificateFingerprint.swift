@@ -46,9 +46,3 @@ public struct CertificateFingerprint: Sendable, Equatable, CustomStringConvertib
         }.joined(separator: ":")
     }
 }
-
-extension String {
-    var trimmingSpaces: String {
-        String(drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
-    }
-}

@@ -77,8 +77,7 @@ public struct ClientConfigRequest: Sendable {
 
     /// `mcp-bridge` beside this builder (same build folder or install prefix), else by name on PATH.
     static func locateBridge() -> String {
-        let executable = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
-        let sibling = executable.deletingLastPathComponent().appendingPathComponent("mcp-bridge")
+        let sibling = Workspace.runningExecutable.deletingLastPathComponent().appendingPathComponent("mcp-bridge")
         return FileManager.default.isExecutableFile(atPath: sibling.path) ? sibling.path : "mcp-bridge"
     }
 }

@@ -63,11 +63,15 @@ public struct Workspace: Sendable {
         envFile.deletingLastPathComponent().appendingPathComponent(".mcp-sandbox").appendingPathComponent(spec.name)
     }
 
+    /// This program's own file (through /proc on Linux, argv[0] elsewhere).
+    static var runningExecutable: URL {
+        URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
+    }
+
     /// The mcp-sandbox checkout this program was built from: the nearest folder above the
     /// executable whose Package.swift names the package `mcp-sandbox`.
     public static func locateSourceRoot() -> URL? {
-        let executable = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
-        var directory = executable.deletingLastPathComponent()
+        var directory = runningExecutable.deletingLastPathComponent()
         while directory.path != "/" {
             let manifest = directory.appendingPathComponent("Package.swift")
             if let text = try? String(contentsOf: manifest, encoding: .utf8), text.contains(#"name: "mcp-sandbox""#) {

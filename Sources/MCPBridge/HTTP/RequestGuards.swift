@@ -167,7 +167,8 @@ extension AcceptedMediaTypes {
 }
 
 extension String {
-    var trimmingSpaces: String {
+    /// Without leading and trailing spaces and tabs (header values, settings).
+    public var trimmingSpaces: String {
         var view = Substring(self)
         while view.first == " " || view.first == "\t" { view.removeFirst() }
         while view.last == " " || view.last == "\t" { view.removeLast() }

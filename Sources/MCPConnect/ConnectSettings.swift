@@ -85,13 +85,10 @@ public struct ConnectSettings: Sendable {
 
     private func token(environment: [String: String]) throws -> String? {
         if let tokenFile {
-            guard let data = FileManager.default.contents(atPath: tokenFile) else {
+            guard let tokens = TokenFile.tokens(atPath: tokenFile) else {
                 throw Invalid("--token-file: cannot read \(tokenFile)")
             }
-            let line = String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline)
-                .map { String($0).trimmingSpaces }
-                .first { !$0.isEmpty && !$0.hasPrefix("#") }
-            guard let line else { throw Invalid("--token-file: \(tokenFile) holds no token") }
+            guard let line = tokens.first else { throw Invalid("--token-file: \(tokenFile) holds no token") }
             return line
         }
         if let token = environment["MCP_BRIDGE_TOKEN"], !token.isEmpty {

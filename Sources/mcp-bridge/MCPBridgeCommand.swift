@@ -336,12 +336,9 @@ struct MCPBridgeCommand: AsyncParsableCommand {
         // Extra accepted tokens, for rotation without downtime: separated by commas or spaces.
         tokens += (environment["MCP_BRIDGE_TOKENS"] ?? "").split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\n" }).map(String.init)
         if let tokenFile {
-            guard let data = try? Data(contentsOf: URL(fileURLWithPath: tokenFile)) else {
+            guard let fromFile = TokenFile.tokens(atPath: tokenFile) else {
                 throw ValidationError("--token-file: cannot read \(tokenFile).")
             }
-            let fromFile = String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline)
-                .map { trimmed($0) }
-                .filter { !$0.isEmpty && !$0.hasPrefix("#") }
             guard !fromFile.isEmpty else { throw ValidationError("--token-file: \(tokenFile) holds no token.") }
             tokens += fromFile
         }

@@ -97,11 +97,10 @@ actor LegacySession {
     /// Reads the stream: announces the endpoint, relays every message, and when it ends fails
     /// what is still pending.
     private nonisolated func read(headers: [(String, String)], generation: Int, announce: AsyncStream<Result<RemoteEndpoint, any Error>>.Continuation) async {
-        let limit = link.maximumMessageBytes
         do {
             try await link.exchange.perform(.GET, link.endpoint, headers: headers, body: nil) { head, body in
                 switch head.status.code {
-                case 200 where StreamableSession.isEventStream(head):
+                case 200 where RemoteLink.isEventStream(head):
                     break
                 case 401, 403:
                     throw link.unauthorized(head.status.code)
@@ -109,25 +108,15 @@ actor LegacySession {
                     let reply = await body.excerpt()
                     throw RemoteReply.Refusal(status: Int(head.status.code), body: reply)
                 }
-                var decoder = SSEDecoder(maximumEventBytes: limit)
-                var events: [SSEDecoder.Event] = []
                 var announced = false
-                while let chunk = try await body.next() {
-                    do {
-                        try decoder.feed(chunk.readableBytesView, into: &events)
-                    } catch {
-                        throw ConnectFailure.tooLarge(limit: limit)
+                try await link.forEachEvent(in: &body) { event in
+                    if event.type == "endpoint", !announced {
+                        announce.yield(Result { try link.endpoint.resolving(event.data.trimmingSpaces) }
+                            .mapError { ConnectFailure.protocolViolation("\($0)") as any Error })
+                        announced = true
+                    } else if event.isMessage {
+                        try await self.received(Array(event.data.utf8))
                     }
-                    for event in events {
-                        if event.type == "endpoint", !announced {
-                            announce.yield(Result { try link.endpoint.resolving(event.data.trimmingSpaces) }
-                                .mapError { ConnectFailure.protocolViolation("\($0)") as any Error })
-                            announced = true
-                        } else if event.isMessage {
-                            try await self.received(Array(event.data.utf8))
-                        }
-                    }
-                    events.removeAll(keepingCapacity: true)
                 }
             }
         } catch is CancellationError {

@@ -118,7 +118,7 @@ actor StreamableSession {
             do {
                 outcome = try await link.exchange.perform(.GET, link.endpoint, headers: headers, body: nil) { head, body in
                     switch head.status.code {
-                    case 200 where Self.isEventStream(head):
+                    case 200 where RemoteLink.isEventStream(head):
                         try await self.relayEvents(&body, deliver: true)
                         return .ended
                     case 405: return .stop("the server offers no GET stream (405)")
@@ -146,30 +146,17 @@ actor StreamableSession {
         }
     }
 
-    static func isEventStream(_ head: HTTPResponseHead) -> Bool {
-        head.headers["content-type"].first?.lowercased().hasPrefix("text/event-stream") ?? false
-    }
-
     /// Delivers every message event of an SSE body; returns the ids of the responses among them.
     @discardableResult
     private nonisolated func relayEvents(_ body: inout HTTPExchange.Body, deliver: Bool) async throws -> (answered: Set<JSONRPCID>, version: String?) {
-        var decoder = SSEDecoder(maximumEventBytes: link.maximumMessageBytes)
         var answered = Set<JSONRPCID>()
         var version: String?
-        var events: [SSEDecoder.Event] = []
-        while let chunk = try await body.next() {
-            do {
-                try decoder.feed(chunk.readableBytesView, into: &events)
-            } catch {
-                throw ConnectFailure.tooLarge(limit: link.maximumMessageBytes)
-            }
-            for event in events where event.isMessage {
-                let bytes = Array(event.data.utf8)
-                answered.formUnion(RemoteReply.responseIDs(in: bytes))
-                if version == nil { version = Self.negotiatedVersion(bytes) }
-                if deliver { try await link.sink.deliver(bytes) }
-            }
-            events.removeAll(keepingCapacity: true)
+        try await link.forEachEvent(in: &body) { event in
+            guard event.isMessage else { return }
+            let bytes = Array(event.data.utf8)
+            answered.formUnion(RemoteReply.responseIDs(in: bytes))
+            if version == nil { version = Self.negotiatedVersion(bytes) }
+            if deliver { try await link.sink.deliver(bytes) }
         }
         return (answered, version)
     }
@@ -190,7 +177,7 @@ actor StreamableSession {
             let session = head.headers["mcp-session-id"].first
             switch head.status.code {
             case 200..<300:
-                if Self.isEventStream(head) {
+                if RemoteLink.isEventStream(head) {
                     let (answered, version) = try await relayEvents(&body, deliver: deliver)
                     return (answered, (session, version))
                 }

@@ -63,7 +63,6 @@ struct HTTPExchange: Sendable {
         do {
             channel = try await ClientBootstrap(group: group)
                 .connectTimeout(TimeAmount(connectTimeout))
-                .channelOption(.socketOption(.so_reuseaddr), value: 1)
                 .connect(host: endpoint.host, port: endpoint.port) { channel in
                     channel.eventLoop.makeCompletedFuture {
                         if let tls, endpoint.secure {

@@ -282,8 +282,8 @@ struct MCPBridgeCommand: AsyncParsableCommand {
         configuration.host = host
         configuration.port = port
         configuration.tokens = try tokens(from: environment)
-        configuration.allowedOrigins = allowedOrigins.flatMap { $0.split(separator: ",").map { trimmed($0) } }
-        configuration.allowedHosts = allowedHosts.flatMap { $0.split(separator: ",").map { trimmed($0) } }
+        configuration.allowedOrigins = allowedOrigins.flatMap { $0.split(separator: ",").map { String($0).trimmingSpaces } }
+        configuration.allowedHosts = allowedHosts.flatMap { $0.split(separator: ",").map { String($0).trimmingSpaces } }
         configuration.cors = cors
         configuration.sidecars = try sidecar.map { line in
             do {
@@ -356,7 +356,7 @@ struct MCPBridgeCommand: AsyncParsableCommand {
     private func childEnvironment(from environment: [String: String]) throws -> [String: String] {
         let clean = usesCleanEnvironment(environment)
         let passed = (passEnv + [environment["MCP_BRIDGE_PASS_ENV"] ?? ""])
-            .flatMap { $0.split(separator: ",").map { trimmed($0) } }
+            .flatMap { $0.split(separator: ",").map { String($0).trimmingSpaces } }
             .filter { !$0.isEmpty }
         if !clean, !passEnv.isEmpty {
             throw ValidationError("--pass-env only makes sense with --clean-env (the child inherits everything otherwise).")
@@ -391,8 +391,3 @@ struct MCPBridgeCommand: AsyncParsableCommand {
 }
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}
-
-/// `text` without surrounding spaces and tabs.
-private func trimmed(_ text: Substring) -> String {
-    String(text.drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
-}

@@ -30,7 +30,9 @@ public struct BridgeServer: Sendable {
         signal(SIGPIPE, SIG_IGN)
         let metrics = BridgeMetrics()
         let manager = SessionManager(configuration: configuration.sessions, metrics: metrics, logger: logger)
-        let responder = BridgeResponder(configuration: configuration, manager: manager, metrics: metrics, registry: registry)
+        let pool = ChildPool(command: configuration.sessions.command, configuration: configuration.pool,
+                             session: configuration.sessions.session, logger: logger)
+        let responder = BridgeResponder(configuration: configuration, manager: manager, pool: pool, metrics: metrics, registry: registry)
         let logger = self.logger
         let report = LimitReport(logger: logger)
         let limits = DescriptorBudget.fit(configuration.connections, sessions: configuration.sessions.maximumSessions, logger: logger)
@@ -61,7 +63,7 @@ public struct BridgeServer: Sendable {
                           failureTerminationBehavior: .gracefullyShutdownGroup)
                 } + configuration.relays.map {
                     .init(service: RelayService(route: $0, logger: logger), failureTerminationBehavior: .gracefullyShutdownGroup)
-                } + [.init(service: app), .init(service: manager)],
+                } + [.init(service: app), .init(service: manager), .init(service: pool)],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )

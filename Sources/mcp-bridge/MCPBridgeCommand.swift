@@ -16,7 +16,7 @@ struct MCPBridgeCommand: AsyncParsableCommand {
               mcp-bridge connect URL [options]   (see mcp-bridge connect --help)
             """,
         discussion: """
-            Each MCP session gets its own child process. The bearer token comes from the MCP_BRIDGE_TOKEN environment variable or --token-file, never from a flag value, and is never passed to the child. Health: GET /healthz (alive), GET /readyz (503 when the command cannot be started), GET /metrics (Prometheus).
+            Each MCP session gets its own child process; 2026-07-28 clients (no sessions) are served by a pool of warm child processes. The bearer token comes from the MCP_BRIDGE_TOKEN environment variable or --token-file, never from a flag value, and is never passed to the child. Health: GET /healthz (alive), GET /readyz (503 when the command cannot be started), GET /metrics (Prometheus).
 
             Sizes take K, M or G suffixes (binary); durations take ms, s, m or h.
             """
@@ -46,6 +46,21 @@ struct MCPBridgeCommand: AsyncParsableCommand {
 
     @Option(help: "Most concurrent sessions (each is one child process); more get 503.")
     var maxSessions = 100
+
+    @Option(help: "Warm MCP server processes kept for 2026-07-28 clients (started by the first such request, or at start with --pool-eager).")
+    var poolSize = 2
+
+    @Option(help: "Most MCP server processes the 2026-07-28 pool grows to under load.")
+    var poolMax = 8
+
+    @Flag(help: "Start the 2026-07-28 pool with the bridge instead of with the first 2026-07-28 request.")
+    var poolEager = false
+
+    @Option(help: ArgumentHelp("How long a 2026-07-28 call the server asked client input for (sampling, elicitation, roots) waits for the client's retry.", valueName: "duration"))
+    var inputTimeout = "5m"
+
+    @Option(help: ArgumentHelp("How long a new pool process may take to answer the server/discover probe before it is treated as initialize-era.", valueName: "duration"))
+    var probeTimeout = "10s"
 
     @Option(help: ArgumentHelp("End a session after this long with no request and no open stream.", valueName: "duration"))
     var sessionIdleTimeout = "30m"
@@ -270,6 +285,8 @@ struct MCPBridgeCommand: AsyncParsableCommand {
         }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535.") }
         guard maxSessions > 0 else { throw ValidationError("--max-sessions must be at least 1.") }
+        guard poolSize >= 1 else { throw ValidationError("--pool-size must be at least 1.") }
+        guard poolMax >= poolSize else { throw ValidationError("--pool-max must be at least --pool-size (\(poolSize)).") }
         guard maxConnections > 0 else { throw ValidationError("--max-connections must be at least 1.") }
         guard basePath.isEmpty || (basePath.hasPrefix("/") && !basePath.hasSuffix("/")) else {
             throw ValidationError("--base-path must start with / and not end with / (e.g. /github).")
@@ -317,6 +334,13 @@ struct MCPBridgeCommand: AsyncParsableCommand {
         configuration.sessions.evictIdleAfter = try duration(evictIdleAfter, flag: "--evict-idle-after", minimum: .seconds(1))
         configuration.sessions.requestTimeout = try duration(requestTimeout, flag: "--request-timeout", minimum: .seconds(1))
         configuration.sessions.session.streamBufferBytes = try size(streamBufferBytes, flag: "--stream-buffer-bytes")
+        configuration.pool.size = poolSize
+        configuration.pool.maximum = poolMax
+        configuration.pool.eager = poolEager
+        configuration.pool.inputTimeout = try duration(inputTimeout, flag: "--input-timeout", minimum: .seconds(1))
+        configuration.pool.probeTimeout = try duration(probeTimeout, flag: "--probe-timeout", minimum: .milliseconds(100))
+        configuration.pool.initializeTimeout = configuration.sessions.initializeTimeout
+        configuration.pool.requestTimeout = configuration.sessions.requestTimeout
         configuration.sessions.session.childLimits = ChildLimits(
             maximumMessageBytes: configuration.maximumMessageBytes,
             shutdownGrace: try duration(shutdownGrace, flag: "--shutdown-grace", minimum: .zero)

@@ -31,6 +31,8 @@ public struct BridgeConfiguration: Sendable {
     /// Path prefix for every route, for use behind a path-prefixing proxy (e.g. `/github`).
     public var basePath = ""
     public var sessions: SessionManager.Configuration
+    /// The warm children that serve 2026-07-28 requests.
+    public var pool = ChildPool.Configuration()
     /// Per-connection deadlines and the connection cap.
     public var connections = ConnectionLimits()
     /// Processes supervised beside the bridge (argv each); the bridge exits if one does.

@@ -18,13 +18,14 @@ public struct BridgeResponder: HTTPResponder {
     let streamable: StreamableHTTPEndpoint
     let legacy: LegacySSEEndpoint
 
-    public init(configuration: BridgeConfiguration, manager: SessionManager, metrics: BridgeMetrics, registry: PrometheusCollectorRegistry?) {
+    public init(configuration: BridgeConfiguration, manager: SessionManager, pool: ChildPool, metrics: BridgeMetrics, registry: PrometheusCollectorRegistry?) {
         self.configuration = configuration
         self.guards = RequestGuards(configuration: configuration)
         self.manager = manager
         self.metrics = metrics
         self.registry = registry
-        self.streamable = StreamableHTTPEndpoint(manager: manager, configuration: configuration)
+        self.streamable = StreamableHTTPEndpoint(manager: manager, configuration: configuration,
+                                                 modern: ModernEndpoint(pool: pool, configuration: configuration))
         self.legacy = LegacySSEEndpoint(manager: manager, configuration: configuration, streamable: streamable)
     }
 
@@ -112,7 +113,7 @@ public struct BridgeResponder: HTTPResponder {
     static func addCORSHeaders(_ headers: inout HTTPFields, origin: String) {
         headers[.accessControlAllowOrigin] = origin
         headers[.accessControlAllowMethods] = "GET, POST, DELETE, OPTIONS"
-        headers[.accessControlAllowHeaders] = "Authorization, Content-Type, Accept, Mcp-Session-Id, Mcp-Protocol-Version, Last-Event-ID"
+        headers[.accessControlAllowHeaders] = "Authorization, Content-Type, Accept, Mcp-Session-Id, Mcp-Protocol-Version, Mcp-Method, Mcp-Name, Last-Event-ID"
         headers[.accessControlExposeHeaders] = "Mcp-Session-Id, Mcp-Protocol-Version, WWW-Authenticate"
         headers[.accessControlMaxAge] = "600"
         headers[.vary] = "Origin"

@@ -17,6 +17,11 @@ enum MessageIntake {
 
     /// Collects the body under `limit` (413 beyond it) and validates it (400 with −32700/−32600).
     static func read(_ request: inout Request, limit: Int) async -> Result<Accepted, Refusal> {
+        await collect(&request, limit: limit).flatMap(accept)
+    }
+
+    /// Collects the body under `limit` (413 beyond it).
+    static func collect(_ request: inout Request, limit: Int) async -> Result<ByteBuffer, Refusal> {
         if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
             return .failure(Refusal(tooLarge(limit)))
         }
@@ -31,7 +36,12 @@ enum MessageIntake {
         } catch {
             return .failure(Refusal(Reply.jsonRPCError(.badRequest, code: .parseError, message: "Could not read the request body")))
         }
-        return body.withUnsafeReadableBytes { bytes -> Result<Accepted, Refusal> in
+        return .success(body)
+    }
+
+    /// Validates a collected body as JSON-RPC (400 with −32700/−32600).
+    static func accept(_ body: ByteBuffer) -> Result<Accepted, Refusal> {
+        body.withUnsafeReadableBytes { bytes -> Result<Accepted, Refusal> in
             do throws(EnvelopeError) {
                 let parsed = try EnvelopeScanner.parse(bytes)
                 let lines: [ByteBuffer]
@@ -71,12 +81,21 @@ enum SSEResponder {
         for request: Request, stream: ClientStream, session: Session, headers extra: HTTPFields = [:],
         preamble: ByteBuffer? = nil, keepAlive: Duration, watchInboundClose: Bool = true
     ) -> Response {
+        response(for: request, stream: stream, headers: extra, preamble: preamble, keepAlive: keepAlive,
+                 watchInboundClose: watchInboundClose) { session.detach(stream) }
+    }
+
+    /// The same for a stream that belongs to no session; `release` runs once when it ends.
+    static func response(
+        for request: Request, stream: ClientStream, headers extra: HTTPFields = [:], preamble: ByteBuffer? = nil,
+        keepAlive: Duration, watchInboundClose: Bool = true, release: @escaping @Sendable () -> Void
+    ) -> Response {
         var headers = Reply.sseHeaders
         headers.append(contentsOf: extra)
         // If the client is gone before the head is written, the framework never runs the body:
         // the lease then detaches the stream when the response is dropped, so the session's open
         // stream count still returns to zero and idle reaping still happens.
-        let lease = StreamLease(session: session, stream: stream)
+        let lease = StreamLease(release)
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
             defer { lease.release() }
             if watchInboundClose {

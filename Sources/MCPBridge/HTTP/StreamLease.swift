@@ -1,14 +1,19 @@
-/// Detaches a stream from its session when released, or at the latest when dropped.
-final class StreamLease: Sendable {
-    let session: Session
-    let stream: ClientStream
+import Synchronization
 
-    init(session: Session, stream: ClientStream) {
-        self.session = session
-        self.stream = stream
+/// Runs its release action once: when released, or at the latest when dropped (a response the
+/// framework never started still gives its stream back).
+final class StreamLease: Sendable {
+    private let action: @Sendable () -> Void
+    private let released = Atomic<Bool>(false)
+
+    init(_ action: @escaping @Sendable () -> Void) {
+        self.action = action
     }
 
-    func release() { session.detach(stream) }
+    func release() {
+        guard !released.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        action()
+    }
 
-    deinit { session.detach(stream) }
+    deinit { release() }
 }

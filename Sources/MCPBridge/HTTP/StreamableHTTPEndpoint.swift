@@ -3,12 +3,18 @@ import Hummingbird
 import Logging
 import NIOCore
 
-/// `/mcp`: the Streamable HTTP transport, protocol versions 2025-03-26 to 2025-11-25.
+/// `/mcp`: the Streamable HTTP transport, protocol versions 2025-03-26 to 2025-11-25, and
+/// (handed to `ModernEndpoint`) 2026-07-28 on the same path.
 struct StreamableHTTPEndpoint: Sendable {
     let manager: SessionManager
     let configuration: BridgeConfiguration
+    let modern: ModernEndpoint
 
     func respond(to request: Request) async -> Response {
+        if request.method != .post, ModernEndpoint.claims(versionHeader: request.headers[.mcpProtocolVersion]) {
+            // 2026-07-28 has no GET stream and no session to DELETE.
+            return Reply.methodNotAllowed(allow: "POST")
+        }
         switch request.method {
         case .post: return await post(request)
         case .get: return get(request)
@@ -28,11 +34,23 @@ struct StreamableHTTPEndpoint: Sendable {
         guard request.headers[.contentType]?.isJSONMediaType == true else {
             return Reply.jsonRPCError(.unsupportedMediaType, code: .serverError, message: "Unsupported Media Type: Content-Type must be application/json")
         }
-        if let refusal = checkProtocolVersionHeader(request) { return refusal }
+        let body: ByteBuffer
+        switch await MessageIntake.collect(&request, limit: configuration.maximumMessageBytes) {
+        case .success(let value): body = value
+        case .failure(let refusal): return refusal.response
+        }
+        if ModernEndpoint.claims(versionHeader: request.headers[.mcpProtocolVersion]) {
+            return await modern.respond(to: request, body: body)
+        }
         let intake: MessageIntake.Accepted
-        switch await MessageIntake.read(&request, limit: configuration.maximumMessageBytes) {
+        switch MessageIntake.accept(body) {
         case .success(let value): intake = value
         case .failure(let refusal): return refusal.response
+        }
+        if request.headers[.mcpSessionID] == nil, case .single(let envelope) = intake.parsed, envelope.kind == .request,
+           !envelope.isInitializeRequest, ModernEndpoint.claims(body: body) {
+            // Modern `_meta` without the version header: validation answers −32020.
+            return await modern.respond(to: request, body: body)
         }
 
         let session: Session
@@ -158,8 +176,8 @@ struct StreamableHTTPEndpoint: Sendable {
 
     // MARK: Shared checks
 
-    /// SH-26: a version header naming a revision this bridge does not speak gets 400. This is
-    /// also what sends 2026-07-28 clients (`server/discover`) back to `initialize` (M-01).
+    /// SH-26: a version header naming a revision this bridge does not speak gets 400 (POSTs
+    /// with such a header are the modern endpoint's, which answers −32022 with the list).
     private func checkProtocolVersionHeader(_ request: Request) -> Response? {
         guard let version = request.headers[.mcpProtocolVersion], ProtocolVersion(rawValue: version) == nil else { return nil }
         let supported = ProtocolVersion.allCases.map(\.rawValue).joined(separator: ", ")

@@ -1,0 +1,137 @@
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// `/mcp` for 2026-07-28 clients: sessionless requests served by the child pool, beside the
+/// session-based revisions on the same endpoint (dual-era).
+struct ModernEndpoint: Sendable {
+    let pool: ChildPool
+    let configuration: BridgeConfiguration
+
+    /// Whether a request should be served as 2026-07-28: a version header naming no
+    /// initialize-era revision, or (without one) a session-less body carrying the modern `_meta`.
+    static func claims(versionHeader: String?) -> Bool {
+        guard let versionHeader else { return false }
+        return !ModernProtocol.isLegacy(version: versionHeader)
+    }
+
+    static func claims(body: ByteBuffer) -> Bool {
+        body.readableBytesView.firstRange(of: Array(ModernProtocol.protocolVersionKey.utf8)) != nil
+    }
+
+    func respond(to request: Request, body: ByteBuffer) async -> Response {
+        let message: ModernMessage
+        switch ModernRequest.validate(body: body, headers: request.headers) {
+        case .success(let value): message = value
+        case .failure(let refusal): return Self.refuse(refusal)
+        }
+        guard case .request(let modern) = message else { return Reply.empty(.accepted) }
+        guard ModernProtocol.methods.contains(modern.method) else {
+            return Self.refuse(ModernRefusal(status: .notFound, code: -32601, message: "Method not found: \(modern.method)", id: modern.id))
+        }
+        if let token = modern.requestState {
+            return await continueHeld(modern, token: token, request: request)
+        }
+        let child: PoolChild
+        switch await pool.acquire(interactive: ModernProtocol.interactiveMethods.contains(modern.method)) {
+        case .success(let acquired): child = acquired
+        case .failure(let refusal): return Self.unavailable(refusal, id: modern.id)
+        }
+        if child.era == .legacy {
+            if modern.method == "server/discover", let initialize = child.initializeResult {
+                return Reply.json(LegacyAdapter.response(id: modern.id, result: LegacyAdapter.discoverResult(initializeResult: initialize)).buffer)
+            }
+            if modern.method == "subscriptions/listen" {
+                return await listen(modern, request: request, capabilities: child.initializeResult?["capabilities"])
+            }
+        }
+        return await call(modern, on: child, request: request)
+    }
+
+    private func call(_ modern: ModernRequest, on child: PoolChild, request: Request) async -> Response {
+        let stream = ClientStream(kind: .requestSSE, bufferBytes: pool.streamBufferBytes)
+        guard let callID = await child.start(modern, stream: stream) else {
+            return Self.unavailable(.unavailable("the MCP server process ended"), id: modern.id)
+        }
+        return await reply(request: request, stream: stream, longLived: modern.method == "subscriptions/listen") {
+            child.streamClosed(callID: callID, stream: stream)
+        }
+    }
+
+    /// A retry carrying `requestState`: the held call continues on the child that holds it.
+    private func continueHeld(_ modern: ModernRequest, token: String, request: Request) async -> Response {
+        if ChildPool.isBridgeState(token) {
+            guard let held = pool.takeHeld(token) else {
+                return Self.rpcError(id: modern.id, code: -32602,
+                                     message: "Invalid params: requestState is unknown or expired (the bridge keeps it for its --input-timeout); call again without it")
+            }
+            let stream = ClientStream(kind: .requestSSE, bufferBytes: pool.streamBufferBytes)
+            guard await held.child.resume(callID: held.callID, heldState: token, with: modern, stream: stream) else {
+                return Self.rpcError(id: modern.id, code: -32602, message: "Invalid params: requestState does not belong to this request")
+            }
+            return await reply(request: request, stream: stream, longLived: false) {
+                held.child.streamClosed(callID: held.callID, stream: stream)
+            }
+        }
+        // A modern child's own state: back to the process that issued it, if it still runs.
+        if let child = pool.child(forModernState: token), !child.isEnded {
+            return await call(modern, on: child, request: request)
+        }
+        switch await pool.acquire(interactive: true) {
+        case .success(let child): return await call(modern, on: child, request: request)
+        case .failure(let refusal): return Self.unavailable(refusal, id: modern.id)
+        }
+    }
+
+    private func listen(_ modern: ModernRequest, request: Request, capabilities: JSONValue?) async -> Response {
+        let stream = ClientStream(kind: .requestSSE, bufferBytes: pool.streamBufferBytes)
+        let key = await pool.listen(modern, stream: stream, capabilities: capabilities)
+        let pool = self.pool
+        return SSEResponder.response(for: request, stream: stream, keepAlive: configuration.keepAliveInterval) {
+            stream.queue.close()
+            pool.stopListening(key)
+        }
+    }
+
+    /// Plain JSON when the only answer comes quickly; otherwise SSE, watched so that a client
+    /// closing the stream cancels the request (2026-07-28 has no other cancellation on HTTP).
+    private func reply(request: Request, stream: ClientStream, longLived: Bool, closed: @escaping @Sendable () -> Void) async -> Response {
+        var preamble: ByteBuffer?
+        let window = min(configuration.jsonReplyWindow, .seconds(1))
+        if !longLived, window > .zero, AcceptedMediaTypes(header: request.headers[.accept]).json {
+            switch await stream.queue.next(timeout: window) {
+            case .element(.message(let message, endsStream: true)):
+                closed()
+                return Reply.json(message)
+            case .element(.message(let message, endsStream: false)):
+                preamble = SSEEncoding.messageEvent(message)
+            case .timedOut:
+                break
+            case .end:
+                closed()
+                return Self.unavailable(.unavailable("the MCP server process ended"), id: nil)
+            }
+        }
+        return SSEResponder.response(for: request, stream: stream, preamble: preamble, keepAlive: configuration.keepAliveInterval) {
+            stream.queue.close()
+            closed()
+        }
+    }
+
+    static func refuse(_ refusal: ModernRefusal) -> Response {
+        Response(status: refusal.status, headers: [.contentType: "application/json"], body: .init(byteBuffer: refusal.body))
+    }
+
+    /// A JSON-RPC error about the request itself (not the transport): HTTP 200, like a result.
+    static func rpcError(id: JSONValue, code: Int, message: String) -> Response {
+        Reply.json(LegacyAdapter.errorResponse(id: id, code: code, message: message).buffer)
+    }
+
+    static func unavailable(_ refusal: ChildPool.Refusal, id: JSONValue?) -> Response {
+        let message = switch refusal {
+        case .shuttingDown: "The bridge is shutting down"
+        case .unavailable(let why): "No MCP server process is available: \(why)"
+        }
+        return refuse(ModernRefusal(status: .serviceUnavailable, code: -32000, message: message, id: id))
+    }
+}

@@ -1,5 +1,6 @@
-"""mcp 2.x clients probe `server/discover` (2026-07-28) first; the bridge must send them back to
-`initialize` with a fast, legacy-coded 400 (M-01), and never forward the probe to the child."""
+"""mcp 2.x clients probe `server/discover` (2026-07-28) first. The bridge is dual-era now (see
+test_modern.py): a probe is served by the 2026-07-28 pool, never by a session, and a malformed
+one gets the modern validation error at once. Clients pinned to a legacy revision still get sessions."""
 
 import time
 
@@ -11,7 +12,7 @@ from conftest import ACCEPT_BOTH, MCP_MAJOR, text_of
 pytestmark = pytest.mark.anyio
 
 
-def test_server_discover_gets_a_fast_legacy_400(bridge):
+def test_server_discover_without_client_capabilities_gets_a_fast_400_and_no_session(bridge):
     started = time.monotonic()
     reply = httpx.post(bridge.mcp_url, headers={"Accept": ACCEPT_BOTH, "MCP-Protocol-Version": "2026-07-28",
                                                 "Mcp-Method": "server/discover"},
@@ -19,8 +20,7 @@ def test_server_discover_gets_a_fast_legacy_400(bridge):
                            "io.modelcontextprotocol/protocolVersion": "2026-07-28"}}})
     assert time.monotonic() - started < 1.0
     assert reply.status_code == 400
-    code = reply.json()["error"]["code"]
-    assert code == -32000 and not (-32099 <= code <= -32020)
+    assert reply.json()["error"]["code"] == -32602
     assert "child started" not in bridge.log
 
 
@@ -33,9 +33,10 @@ def test_server_discover_without_version_header_is_refused_without_a_session(bri
 
 
 @pytest.mark.skipif(MCP_MAJOR < 2, reason="the auto-negotiating Client exists in mcp 2.x")
-async def test_mcp2_client_in_auto_mode_falls_back_to_initialize_and_works(bridge):
+async def test_mcp2_client_in_legacy_mode_gets_a_session_and_works(bridge):
     from mcp import Client
 
-    async with Client(bridge.mcp_url) as client:
+    async with Client(bridge.mcp_url, mode="legacy") as client:
+        assert client.protocol_version != "2026-07-28"
         result = await client.call_tool("test_simple_text", {})
     assert text_of(result) == "This is a simple text response for testing."

@@ -136,8 +136,12 @@ public final class ChildPool: Service, Sendable {
             state.children.removeAll { $0 === child }
             state.held = state.held.filter { $0.value.child !== child }
             state.modernStates = state.modernStates.filter { $0.value.child !== child }
-            if case .failedToStart(let why) = exit { state.lastFailure = "the MCP server command could not be started: \(why)" }
-            if lived < .seconds(2) { state.recentFailures += 1 } else { state.recentFailures = 0 }
+            if !child.wasReady {
+                state.lastFailure = "\(Session.describe(exit).replacing(" before answering", with: "")) before it was ready"
+                state.recentFailures += 1
+            } else if lived >= .seconds(2) {
+                state.recentFailures = 0
+            }
             guard state.active, !state.shuttingDown, state.children.count < configuration.size else { return nil }
             // A child that keeps dying at once is restarted with backoff, not in a tight loop.
             let delay = state.recentFailures == 0 ? Duration.zero : .milliseconds(min(250 << min(state.recentFailures, 7), 30_000))
@@ -156,6 +160,8 @@ public final class ChildPool: Service, Sendable {
                 if state.shuttingDown { return (nil, nil, 0, .shuttingDown) }
                 let candidates = state.children.filter { $0.canTake(interactive: interactive) }
                 if let best = candidates.min(by: { $0.load < $1.load }) { return (best, nil, 0, nil) }
+                // A command that keeps failing to come up is reported at once, not after a wait.
+                if state.recentFailures >= 3, let failure = state.lastFailure { return (nil, nil, 0, .unavailable(failure)) }
                 var spawned: PoolChild?
                 if state.children.count < configuration.maximum, state.starting <= state.waiting {
                     spawned = makeChild(&state)

@@ -11,6 +11,7 @@ final class PoolChild: Sendable {
     struct State {
         var era: ChildEra?
         var ready = false
+        var wasReady = false
         var ended = false
         var serverInfo: JSONValue?
         var initializeResult: JSONValue?
@@ -45,6 +46,8 @@ final class PoolChild: Sendable {
     var era: ChildEra? { state.withLock { $0.era } }
     var isReady: Bool { state.withLock { $0.ready && !$0.ended } }
     var isEnded: Bool { state.withLock { $0.ended } }
+    /// Whether the child ever finished its handshake (a child that never did counts as a failed start).
+    var wasReady: Bool { state.withLock { $0.wasReady } }
     var initializeResult: JSONValue? { state.withLock { $0.initializeResult } }
     var serverInfo: JSONValue? { state.withLock { $0.serverInfo } }
     var load: Int { state.withLock { $0.calls.count } }
@@ -110,6 +113,7 @@ final class PoolChild: Sendable {
                 state.era = .modern
                 state.serverInfo = answer?["result"]?["_meta"]?[ModernProtocol.serverInfoKey]
                 state.ready = true
+                state.wasReady = true
             }
             logger.info("pool child speaks 2026-07-28: passed through")
             return true
@@ -139,6 +143,7 @@ final class PoolChild: Sendable {
             state.initializeResult = result
             state.serverInfo = result["serverInfo"]
             state.ready = true
+            state.wasReady = true
         }
         logger.info("pool child speaks \(version): adapted to 2026-07-28")
         return true

@@ -104,6 +104,7 @@ let package = Package(
             name: "FuzzTargets",
             dependencies: [
                 "MCPBridge", "SandboxBuilder",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: strictSettings

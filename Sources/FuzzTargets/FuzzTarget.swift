@@ -1,4 +1,5 @@
 import FoundationEssentials
+import HTTPTypes
 @testable import MCPBridge
 import NIOCore
 import SandboxBuilder
@@ -29,6 +30,10 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case shellwords
     /// `--bridge-binary` inspection (`ELFLinkage`): any file is read or refused, never a crash.
     case elf
+    /// 2026-07-28 request validation (`ModernRequest`) and the legacy adapter: a refusal is a
+    /// JSON error body with a 4xx status; an accepted request becomes a child request that
+    /// re-parses to itself and carries no reserved `_meta` key.
+    case modern
 
     public func run(_ bytes: UnsafeRawBufferPointer) {
         switch self {
@@ -41,6 +46,29 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .shellwords: Self.shellwords(bytes)
         case .jsonsplice: Self.jsonSplice(bytes)
         case .elf: _ = try? ELFLinkage.neededLibraries(Array(bytes))
+        case .modern: Self.modern(bytes)
+        }
+    }
+
+    static let modernHeaders: HTTPFields = [
+        HTTPField.Name("MCP-Protocol-Version")!: "2026-07-28", HTTPField.Name("Mcp-Method")!: "tools/call",
+        HTTPField.Name("Mcp-Name")!: "add",
+    ]
+
+    static func modern(_ bytes: UnsafeRawBufferPointer) {
+        switch ModernRequest.validate(body: ByteBuffer(bytes: bytes), headers: modernHeaders) {
+        case .success(.request(let request)):
+            precondition(request.version == ModernProtocol.version && request.params.isObject, "accepted a request without its envelope")
+            let child = LegacyAdapter.childRequest(request, id: "mcp-bridge-1", progressToken: request.progressToken == nil ? nil : "t")
+            precondition((try? JSONValue.parse(child.buffer)) == child, "the child's request does not re-parse to itself")
+            let meta = child["params"]?["_meta"]?.objectValue ?? [:]
+            precondition(!meta.keys.contains { $0.hasPrefix(ModernProtocol.reservedPrefix) }, "a reserved _meta key reached the child")
+        case .success(.notification):
+            break
+        case .failure(let refusal):
+            precondition((400..<500).contains(refusal.status.code), "a refusal outside 4xx")
+            precondition(refusal.body.readableBytesView.firstIndex(of: 0x0A) == nil, "an error body with a line break")
+            precondition((try? JSONValue.parse(refusal.body))?["error"]?["code"] != nil, "an error body that is not a JSON-RPC error")
         }
     }
 

@@ -35,7 +35,10 @@ public struct BridgeServer: Sendable {
         let responder = BridgeResponder(configuration: configuration, manager: manager, pool: pool, metrics: metrics, registry: registry)
         let logger = self.logger
         let report = LimitReport(logger: logger)
-        let limits = DescriptorBudget.fit(configuration.connections, sessions: configuration.sessions.maximumSessions, logger: logger)
+        let limits = DescriptorBudget.fit(
+            configuration.connections,
+            // Every child holds pipes: sessions, warm spares and the 2026-07-28 pool alike.
+            sessions: configuration.sessions.maximumSessions + configuration.sessions.warmSpares + configuration.pool.maximum, logger: logger)
         let cap = ConnectionCap(maximum: limits.maximumConnections, report: report)
         let app = Application(
             responder: responder,

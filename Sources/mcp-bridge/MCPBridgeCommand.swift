@@ -47,6 +47,9 @@ struct MCPBridgeCommand: AsyncParsableCommand {
     @Option(help: "Most concurrent sessions (each is one child process); more get 503.")
     var maxSessions = 100
 
+    @Option(help: "MCP server processes started ahead of any client, so a new session skips the process start (each costs one idle process; not counted in --max-sessions).")
+    var warmSpares = 0
+
     @Option(help: "Warm MCP server processes kept for 2026-07-28 clients (started by the first such request, or at start with --pool-eager).")
     var poolSize = 2
 
@@ -285,6 +288,7 @@ struct MCPBridgeCommand: AsyncParsableCommand {
         }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535.") }
         guard maxSessions > 0 else { throw ValidationError("--max-sessions must be at least 1.") }
+        guard (0...16).contains(warmSpares) else { throw ValidationError("--warm-spares must be between 0 and 16.") }
         guard poolSize >= 1 else { throw ValidationError("--pool-size must be at least 1.") }
         guard poolMax >= poolSize else { throw ValidationError("--pool-max must be at least --pool-size (\(poolSize)).") }
         guard maxConnections > 0 else { throw ValidationError("--max-connections must be at least 1.") }
@@ -334,6 +338,7 @@ struct MCPBridgeCommand: AsyncParsableCommand {
         configuration.sessions.evictIdleAfter = try duration(evictIdleAfter, flag: "--evict-idle-after", minimum: .seconds(1))
         configuration.sessions.requestTimeout = try duration(requestTimeout, flag: "--request-timeout", minimum: .seconds(1))
         configuration.sessions.session.streamBufferBytes = try size(streamBufferBytes, flag: "--stream-buffer-bytes")
+        configuration.sessions.warmSpares = warmSpares
         configuration.pool.size = poolSize
         configuration.pool.maximum = poolMax
         configuration.pool.eager = poolEager

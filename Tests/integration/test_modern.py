@@ -397,3 +397,18 @@ def test_a_dead_pool_child_is_replaced_and_its_caller_gets_an_error(bridge_facto
     assert wait_count(bridge, "adapted to 2026-07-28", 2)
     again = modern_post(bridge.mcp_url, "tools/call", {"name": "test_simple_text", "arguments": {}}, name="test_simple_text")
     assert rpc(again)["result"]["content"][0]["text"].startswith("This is a simple text")
+
+
+@needs_client
+async def test_concurrent_sampling_calls_on_one_child_never_swap_their_input_requests(bridge_factory):
+    from mcp import Client
+
+    # One legacy child: its sampling requests name no call, so only one interactive call may run on it.
+    bridge_factory_args = ["--pool-size", "1", "--pool-max", "1"]
+    bridge = bridge_factory(args=bridge_factory_args)
+    async with Client(bridge.mcp_url, mode=MODERN, sampling_callback=sampling) as client:
+        async def one(index: int) -> str:
+            return text_of(await client.call_tool("test_sampling", {"prompt": f"p{index}"}))
+
+        answers = await asyncio.wait_for(asyncio.gather(*(one(index) for index in range(6))), 60)
+    assert answers == [f"LLM said: echo:p{index}" for index in range(6)]

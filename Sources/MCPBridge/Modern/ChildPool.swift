@@ -158,8 +158,9 @@ public final class ChildPool: Service, Sendable {
         while true {
             let (choice, spawned, generation, refusal) = state.withLock { state -> (PoolChild?, PoolChild?, Int, Refusal?) in
                 if state.shuttingDown { return (nil, nil, 0, .shuttingDown) }
-                let candidates = state.children.filter { $0.canTake(interactive: interactive) }
-                if let best = candidates.min(by: { $0.load < $1.load }) { return (best, nil, 0, nil) }
+                for child in state.children.sorted(by: { $0.load < $1.load }) where child.reserve(interactive: interactive) {
+                    return (child, nil, 0, nil)
+                }
                 // A command that keeps failing to come up is reported at once, not after a wait.
                 if state.recentFailures >= 3, let failure = state.lastFailure { return (nil, nil, 0, .unavailable(failure)) }
                 var spawned: PoolChild?

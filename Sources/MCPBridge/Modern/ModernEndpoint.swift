@@ -38,6 +38,7 @@ struct ModernEndpoint: Sendable {
         case .failure(let refusal): return Self.unavailable(refusal, id: modern.id)
         }
         if child.era == .legacy {
+            // Non-interactive methods hold no reservation, so answering here leaks nothing.
             if modern.method == "server/discover", let initialize = child.initializeResult {
                 return Reply.json(LegacyAdapter.response(id: modern.id, result: LegacyAdapter.discoverResult(initializeResult: initialize)).buffer)
             }
@@ -53,7 +54,7 @@ struct ModernEndpoint: Sendable {
         guard let callID = await child.start(modern, stream: stream) else {
             return Self.unavailable(.unavailable("the MCP server process ended"), id: modern.id)
         }
-        return await reply(request: request, stream: stream, longLived: modern.method == "subscriptions/listen") {
+        return await reply(request: request, id: modern.id, stream: stream, longLived: modern.method == "subscriptions/listen") {
             child.streamClosed(callID: callID, stream: stream)
         }
     }
@@ -69,7 +70,7 @@ struct ModernEndpoint: Sendable {
             guard await held.child.resume(callID: held.callID, heldState: token, with: modern, stream: stream) else {
                 return Self.rpcError(id: modern.id, code: -32602, message: "Invalid params: requestState does not belong to this request")
             }
-            return await reply(request: request, stream: stream, longLived: false) {
+            return await reply(request: request, id: modern.id, stream: stream, longLived: false) {
                 held.child.streamClosed(callID: held.callID, stream: stream)
             }
         }
@@ -95,7 +96,8 @@ struct ModernEndpoint: Sendable {
 
     /// Plain JSON when the only answer comes quickly; otherwise SSE, watched so that a client
     /// closing the stream cancels the request (2026-07-28 has no other cancellation on HTTP).
-    private func reply(request: Request, stream: ClientStream, longLived: Bool, closed: @escaping @Sendable () -> Void) async -> Response {
+    private func reply(request: Request, id: JSONValue, stream: ClientStream, longLived: Bool,
+                       closed: @escaping @Sendable () -> Void) async -> Response {
         var preamble: ByteBuffer?
         let window = min(configuration.jsonReplyWindow, .seconds(1))
         if !longLived, window > .zero, AcceptedMediaTypes(header: request.headers[.accept]).json {
@@ -109,7 +111,7 @@ struct ModernEndpoint: Sendable {
                 break
             case .end:
                 closed()
-                return Self.unavailable(.unavailable("the MCP server process ended"), id: nil)
+                return Self.unavailable(.unavailable("the MCP server process ended"), id: id)
             }
         }
         return SSEResponder.response(for: request, stream: stream, preamble: preamble, keepAlive: configuration.keepAliveInterval) {

@@ -53,10 +53,27 @@ final class PoolChild: Sendable {
     var load: Int { state.withLock { $0.calls.count } }
 
     /// Whether this child can take a call now: ready, and for an interactive call to a legacy
-    /// child, not already running one.
-    func canTake(interactive: Bool) -> Bool {
-        state.withLock { $0.ready && !$0.ended && !(interactive && $0.era == .legacy && $0.exclusive != nil) }
+    /// child, not already running one. An interactive call on a legacy child is reserved here,
+    /// atomically with the check, so two requests cannot both claim the one slot; `start`
+    /// turns the reservation into the call (or `release` gives it back).
+    func reserve(interactive: Bool) -> Bool {
+        state.withLock { state in
+            guard state.ready, !state.ended else { return false }
+            guard interactive, state.era == .legacy else { return true }
+            guard state.exclusive == nil else { return false }
+            state.exclusive = Self.reservation
+            return true
+        }
     }
+
+    /// Gives back a reservation `start` did not use.
+    func releaseReservation() {
+        state.withLock { state in
+            if state.exclusive == Self.reservation { state.exclusive = nil }
+        }
+    }
+
+    private static let reservation = "reserved"
 
     /// Whether the child has had no call for `duration`.
     func idle(for duration: Duration, now: ContinuousClock.Instant) -> Bool {
@@ -214,7 +231,10 @@ final class PoolChild: Sendable {
                 : LegacyAdapter.passThroughRequest(request, id: id, progressToken: call.bridgeToken)
             return (id, message)
         }
-        guard let (id, message) = prepared else { return nil }
+        guard let (id, message) = prepared else {
+            releaseReservation()
+            return nil
+        }
         guard await child.send(message.buffer) else {
             streamClosed(callID: id, stream: stream)
             return nil
@@ -318,7 +338,8 @@ final class PoolChild: Sendable {
     /// Ends calls the child has not answered within `timeout`, as the session paths do.
     func expireCalls(olderThan timeout: Duration, now: ContinuousClock.Instant) async {
         let overdue = state.withLock { state -> [(String, PoolCall)] in
-            let overdue = state.calls.filter { now - $0.value.started > timeout }
+            // A listen stream is meant to stay open; only real requests can be overdue.
+            let overdue = state.calls.filter { now - $0.value.started > timeout && $0.value.request.method != "subscriptions/listen" }
             for (id, call) in overdue {
                 state.calls[id] = nil
                 if state.exclusive == id { state.exclusive = nil }
@@ -366,12 +387,20 @@ final class PoolChild: Sendable {
     // MARK: Child → client
 
     private func route(_ frame: LineFramer.Frame) async {
-        guard case .line(let line) = frame else {
-            logger.warning("pool child wrote a message over the size limit; dropped")
+        let line: ByteBuffer
+        switch frame {
+        case .line(let complete):
+            line = complete
+        case .oversized(let prefix, let length):
+            logger.warning("pool child wrote a message over the size limit; dropped", metadata: ["bytes": "\(length)"])
+            let id = prefix.withUnsafeReadableBytes { EnvelopeScanner.peekID(inPrefix: $0) }
+            await fail(childID: id, message: "MCP server response of \(length) bytes exceeds the bridge limit of \(child.limits.maximumMessageBytes) bytes")
             return
         }
         guard let message = try? JSONValue.parse(line), message.isObject else {
-            logger.warning("pool child wrote a stdout line that is not JSON; skipped", metadata: ["line": "\(Session.preview(line))"])
+            logger.warning("pool child wrote a stdout line that could not be decoded; skipped", metadata: ["line": "\(Session.preview(line))"])
+            let id = line.withUnsafeReadableBytes { EnvelopeScanner.peekID(inPrefix: $0) }
+            await fail(childID: id, message: "MCP server sent an answer the bridge could not decode as JSON")
             return
         }
         if case .string(let method)? = message["method"] {
@@ -383,6 +412,13 @@ final class PoolChild: Sendable {
         } else if let id = message["id"] {
             await childResponse(id: id, message: message)
         }
+    }
+
+    /// Answers the call a broken child message belonged to with an error, so its client is not
+    /// left waiting for the request timeout.
+    private func fail(childID: JSONRPCID?, message: String) async {
+        guard case .string(let id)? = childID else { return }
+        await childResponse(id: .string(id), message: LegacyAdapter.errorResponse(id: .string(id), code: -32603, message: message))
     }
 
     private func childResponse(id: JSONValue, message: JSONValue) async {
@@ -407,6 +443,7 @@ final class PoolChild: Sendable {
                 } else {
                     state.calls[bridgeID] = nil
                     if state.exclusive == bridgeID { state.exclusive = nil }
+                    if let token = call.bridgeToken { state.tokens[token] = nil }
                 }
                 return nil
             }
@@ -416,7 +453,10 @@ final class PoolChild: Sendable {
             state.lastBusy = .now
             return (stream, answer)
         }
-        guard let (stream, answer) = delivery else { return }
+        guard let (stream, answer) = delivery else {
+            pool.childChanged()
+            return
+        }
         if state.withLock({ $0.era }) == .modern, answer["result"]?["resultType"] == .string("input_required"),
            let requestState = answer["result"]?["requestState"]?.stringValue {
             pool.remember(modernState: requestState, child: self)
@@ -458,9 +498,10 @@ final class PoolChild: Sendable {
 
     /// Ends the call's stream with an `InputRequiredResult` if the client is there to see it.
     private func askForInput(callID: String) async {
+        // Registered before the child's lock is taken: the pool locks children under its own lock.
+        let heldState = pool.hold(callID: callID, child: self)
         let delivery = state.withLock { state -> (ClientStream, JSONValue)? in
             guard var call = state.calls[callID], let stream = call.stream, !call.unsent.isEmpty else { return nil }
-            let heldState = pool.hold(callID: callID, child: self)
             let inputs = call.unsent
             for input in inputs { call.awaiting[input.key] = input }
             call.unsent.removeAll()
@@ -470,7 +511,10 @@ final class PoolChild: Sendable {
             let result = LegacyAdapter.inputRequired(inputs.map { ($0.key, $0.method, $0.params) }, state: heldState)
             return (stream, LegacyAdapter.response(id: call.request.id, result: result))
         }
-        guard let (stream, message) = delivery else { return }
+        guard let (stream, message) = delivery else {
+            pool.forget(state: heldState)
+            return
+        }
         _ = await stream.queue.push(.message(message.buffer, endsStream: true))
         stream.queue.finish()
     }

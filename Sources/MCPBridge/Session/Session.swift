@@ -58,16 +58,19 @@ public final class Session: Sendable {
         var ended = false
         var openStreams = 0
         var lastActivity = ContinuousClock.now
-        let created = ContinuousClock.now
+        var created = ContinuousClock.now
+        var transport: Transport
+        /// A warm spare: its child runs, but no client has it yet.
+        var spare = false
     }
 
     public let id: String
-    public let transport: Transport
+    public var transport: Transport { state.withLock { $0.transport } }
     public let child: ChildProcess
     public let logger: Logger
     private let configuration: SessionConfiguration
     private let metrics: BridgeMetrics
-    private let state = Mutex(State())
+    private let state: Mutex<State>
 
     /// How many messages the backlog's bound has dropped so far.
     var backlogDropped: Int { state.withLock { $0.backlogDropped } }
@@ -76,7 +79,7 @@ public final class Session: Sendable {
 
     init(id: String, transport: Transport, command: ChildCommand, configuration: SessionConfiguration, metrics: BridgeMetrics, logger: Logger) {
         self.id = id
-        self.transport = transport
+        self.state = Mutex(State(transport: transport))
         self.configuration = configuration
         self.metrics = metrics
         var logger = logger
@@ -108,6 +111,26 @@ public final class Session: Sendable {
     }
 
     public var isEnded: Bool { state.withLock { $0.ended } }
+
+    /// Makes this session a warm spare: started ahead, handed to a client by `claim`.
+    func markSpare() {
+        state.withLock { $0.spare = true }
+    }
+
+    /// Hands a warm spare to a new client; its timers start now. False if it already ended.
+    func claim(transport: Transport) -> Bool {
+        state.withLock { state in
+            guard !state.ended else { return false }
+            state.spare = false
+            state.transport = transport
+            state.created = .now
+            state.lastActivity = .now
+            return true
+        }
+    }
+
+    var isSpare: Bool { state.withLock { $0.spare } }
+    var age: Duration { state.withLock { .now - $0.created } }
     public var negotiatedVersion: ProtocolVersion? { state.withLock { $0.negotiatedVersion } }
     public var processID: Int32? { state.withLock { $0.processID } }
 

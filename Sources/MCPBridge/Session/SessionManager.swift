@@ -22,6 +22,9 @@ public final class SessionManager: Service, Sendable {
         public var evictIdleAfter: Duration = .seconds(60)
         /// A request the child has not answered within this gets a JSON-RPC error.
         public var requestTimeout: Duration = .seconds(600)
+        /// Children started ahead of any client, so a new session skips the process start. Each
+        /// costs one idle server process; they do not count against `maximumSessions`.
+        public var warmSpares = 0
         public var session = SessionConfiguration()
 
         public init(command: ChildCommand) { self.command = command }
@@ -29,6 +32,10 @@ public final class SessionManager: Service, Sendable {
 
     private struct State {
         var sessions: [String: Session] = [:]
+        var spares: [Session] = []
+        /// Spares that ended before any client took them, in a row: a command that cannot stay
+        /// up is not restarted in a loop.
+        var spareFailures = 0
         var childrenRunning = 0
         var shuttingDown = false
         var lastStartFailure: String?
@@ -63,7 +70,7 @@ public final class SessionManager: Service, Sendable {
 
     /// Creates a session and starts its child.
     public func create(transport: Session.Transport) throws(CreateError) -> Session {
-        let session = try state.withLock { (state) throws(CreateError) -> Session in
+        let (session, launch) = try state.withLock { (state) throws(CreateError) -> (Session, Bool) in
             guard !state.shuttingDown else { throw .shuttingDown }
             if state.sessions.count >= configuration.maximumSessions {
                 guard let evicted = Self.longestIdle(in: state.sessions.values, atLeast: configuration.evictIdleAfter) else {
@@ -73,19 +80,46 @@ public final class SessionManager: Service, Sendable {
                 state.sessions[evicted.id] = nil
                 evicted.terminate(reason: "evicted: idle while the session limit was reached")
             }
-            var id = SessionID.make()
-            while state.sessions[id] != nil { id = SessionID.make() }
-            let session = Session(
-                id: id, transport: transport, command: configuration.command,
-                configuration: configuration.session, metrics: metrics, logger: logger)
-            state.sessions[id] = session
-            state.childrenRunning += 1
+            while let spare = state.spares.popLast() {
+                guard spare.claim(transport: transport) else { continue }
+                state.sessions[spare.id] = spare
+                metrics.sessionsChanged(active: state.sessions.count, children: state.childrenRunning)
+                return (spare, false)
+            }
+            let session = makeSession(transport: transport, in: &state)
+            state.sessions[session.id] = session
             metrics.sessionsChanged(active: state.sessions.count, children: state.childrenRunning)
-            return session
+            return (session, true)
         }
         metrics.sessionStarted(transport: transport.rawValue)
-        launchQueue.yield(session)
+        if launch { launchQueue.yield(session) }
+        refillSpares()
         return session
+    }
+
+    private func makeSession(transport: Session.Transport, in state: inout State) -> Session {
+        var id = SessionID.make()
+        while state.sessions[id] != nil || state.spares.contains(where: { $0.id == id }) { id = SessionID.make() }
+        state.childrenRunning += 1
+        return Session(id: id, transport: transport, command: configuration.command,
+                       configuration: configuration.session, metrics: metrics, logger: logger)
+    }
+
+    /// Starts spares up to `warmSpares` (after a failing streak, only when a client takes one).
+    private func refillSpares() {
+        let started = state.withLock { state -> [Session] in
+            guard !state.shuttingDown, state.spareFailures < 3 else { return [] }
+            var started: [Session] = []
+            while state.spares.count < configuration.warmSpares {
+                let spare = makeSession(transport: .streamableHTTP, in: &state)
+                spare.markSpare()
+                state.spares.append(spare)
+                started.append(spare)
+            }
+            if !started.isEmpty { metrics.sessionsChanged(active: state.sessions.count, children: state.childrenRunning) }
+            return started
+        }
+        for spare in started { launchQueue.yield(spare) }
     }
 
     /// The session with no stream and no request for longest, if that is at least `minimum`.
@@ -99,6 +133,7 @@ public final class SessionManager: Service, Sendable {
     }
 
     public func run() async throws {
+        refillSpares()
         await withTaskCancellationOrGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
                 group.addTask { await self.reapIdleSessions() }
@@ -116,19 +151,29 @@ public final class SessionManager: Service, Sendable {
 
     private func didEnd(_ session: Session) {
         let startFailure: String? = session.processID == nil ? "the MCP server command could not be started" : nil
+        let wasSpare = session.isSpare
+        let age = session.age
         state.withLock { state in
+            if wasSpare {
+                state.spares.removeAll { $0 === session }
+                // A spare that dies young (a command that cannot stay up) counts against refilling.
+                if startFailure != nil || age < .seconds(2) { state.spareFailures += 1 } else { state.spareFailures = 0 }
+            } else if startFailure == nil {
+                state.spareFailures = 0
+            }
             state.sessions[session.id] = nil
             state.childrenRunning -= 1
             if let startFailure { state.lastStartFailure = startFailure } else { state.lastStartFailure = nil }
             metrics.sessionsChanged(active: state.sessions.count, children: state.childrenRunning)
         }
+        if wasSpare { refillSpares() }
     }
 
     /// Stops taking sessions and ends every running one; `run()` returns once all children are gone.
     public func shutDownAll() {
         let sessions = state.withLock { state in
             state.shuttingDown = true
-            return Array(state.sessions.values)
+            return Array(state.sessions.values) + state.spares
         }
         logger.info("shutting down sessions", metadata: ["count": "\(sessions.count)"])
         stopping.open()

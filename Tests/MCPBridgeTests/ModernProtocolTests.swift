@@ -80,6 +80,18 @@ import Testing
         }
     }
 
+    @Test func whichRequestsAreModern() {
+        #expect(ModernEndpoint.claims(Self.headers([("MCP-Protocol-Version", "2026-07-28")])))
+        #expect(ModernEndpoint.claims(Self.headers([("MCP-Protocol-Version", "2099-01-01")])))
+        #expect(ModernEndpoint.claims(Self.headers([("MCP-Protocol-Version", "2026-07-28"), ("Mcp-Session-Id", "s")])))
+        // A session client's unknown version is the session path's to refuse.
+        #expect(!ModernEndpoint.claims(Self.headers([("MCP-Protocol-Version", "1999-01-01"), ("Mcp-Session-Id", "s")])))
+        #expect(!ModernEndpoint.claims(Self.headers([("MCP-Protocol-Version", "2025-06-18")])))
+        #expect(!ModernEndpoint.claims(Self.headers([])))
+        #expect(ModernEndpoint.claims(body: ByteBuffer(string: #"{"params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"x"}}}"#)))
+        #expect(!ModernEndpoint.claims(body: ByteBuffer(string: #"{"params":{}}"#)))
+    }
+
     @Test func base64NamesAreDecodedBeforeComparing() {
         #expect(ModernRequest.decodeHeaderValue("=?base64?SGVsbG8sIOS4lueVjA==?=") == "Hello, 世界")
         #expect(ModernRequest.decodeHeaderValue("plain") == "plain")

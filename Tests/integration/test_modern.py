@@ -258,6 +258,10 @@ def test_input_required_state_is_opaque_single_use_and_expires(bridge_factory):
     state = first["requestState"]
     assert len(state) >= 64
     answer = {key: {"role": "assistant", "content": {"type": "text", "text": "fine"}, "model": "m"}}
+    # Presented on another request, the state is refused and stays good for the right one.
+    other = rpc(httpx.post(bridge.mcp_url, headers={**headers, "Mcp-Method": "tools/list"}, timeout=20, json={
+        "jsonrpc": "2.0", "id": 9, "method": "tools/list", "params": {"_meta": meta(), "requestState": state}}))
+    assert other["error"]["code"] == -32602 and "another request" in other["error"]["message"]
     done = call(2, {"inputResponses": answer, "requestState": state})
     assert done["id"] == 2
     assert done["result"]["content"][0]["text"] == "LLM said: fine"
@@ -412,3 +416,42 @@ async def test_concurrent_sampling_calls_on_one_child_never_swap_their_input_req
 
         answers = await asyncio.wait_for(asyncio.gather(*(one(index) for index in range(6))), 60)
     assert answers == [f"LLM said: echo:p{index}" for index in range(6)]
+
+
+def test_a_cancelled_call_on_a_child_that_keeps_working_cannot_leak_into_the_next_call(bridge_factory):
+    # The child ignores notifications/cancelled and asks for sampling 3 s after the call began. With one
+    # process, the next client's call must not receive that request: the bridge keeps the slot until the
+    # child ends the call, and replaces a child that does not.
+    bridge = bridge_factory(child=[str(SERVER_PYTHON), str(FIXTURES / "deaf_server.py")],
+                            args=["--pool-size", "1", "--pool-max", "1", "--log-level", "debug"])
+    sampling_capable = meta(**{"io.modelcontextprotocol/clientCapabilities": {"sampling": {}}})
+    headers = {"Accept": ACCEPT_BOTH, "MCP-Protocol-Version": MODERN, "Mcp-Method": "tools/call"}
+
+    def body(request_id, tool):
+        return {"jsonrpc": "2.0", "id": request_id, "method": "tools/call",
+                "params": {"name": tool, "arguments": {}, "_meta": sampling_capable}}
+
+    with httpx.Client(timeout=20) as client, client.stream("POST", bridge.mcp_url, headers={**headers, "Mcp-Name": "late_sampler"},
+                                                           json=body(1, "late_sampler")) as stream:
+        assert stream.status_code == 200  # headers come when the 1 s JSON window ends
+        time.sleep(0.8)
+    assert bridge.wait_for_log("cancelling in the child", timeout=20)
+    # In flight when the first call's late sampling request comes: it must still get its own answer.
+    reply = httpx.post(bridge.mcp_url, headers={**headers, "Mcp-Name": "slow_plain"}, json=body(2, "slow_plain"), timeout=30)
+    answer = rpc(reply)
+    assert answer["id"] == 2
+    assert answer["result"]["content"][0]["text"] == "slow answer", answer
+    assert "replacing this process" in bridge.log
+
+
+def test_the_bridge_answers_a_legacy_childs_ping_itself(bridge_factory):
+    bridge = bridge_factory(child=[str(SERVER_PYTHON), str(FIXTURES / "deaf_server.py")], args=["--pool-size", "1"])
+    reply = modern_post(bridge.mcp_url, "tools/call", {"name": "ping_bridge", "arguments": {}}, name="ping_bridge")
+    assert rpc(reply)["result"]["content"][0]["text"] == "bridge answered ping"
+
+
+def test_a_json_only_client_gets_the_answer_as_json_even_when_it_is_slow(bridge):
+    reply = modern_post(bridge.mcp_url, "tools/call", {"name": "slow_echo", "arguments": {"text": "late", "delay": 1.5}},
+                        name="slow_echo", headers={"Accept": "application/json"})
+    assert reply.status_code == 200 and reply.headers["content-type"] == "application/json"
+    assert reply.json()["result"]["content"][0]["text"] == "late"

@@ -11,7 +11,7 @@ struct StreamableHTTPEndpoint: Sendable {
     let modern: ModernEndpoint
 
     func respond(to request: Request) async -> Response {
-        if request.method != .post, ModernEndpoint.claims(versionHeader: request.headers[.mcpProtocolVersion]) {
+        if request.method != .post, ModernEndpoint.claims(request.headers) {
             // 2026-07-28 has no GET stream and no session to DELETE.
             return Reply.methodNotAllowed(allow: "POST")
         }
@@ -39,9 +39,10 @@ struct StreamableHTTPEndpoint: Sendable {
         case .success(let value): body = value
         case .failure(let refusal): return refusal.response
         }
-        if ModernEndpoint.claims(versionHeader: request.headers[.mcpProtocolVersion]) {
+        if ModernEndpoint.claims(request.headers) {
             return await modern.respond(to: request, body: body)
         }
+        if let refusal = checkProtocolVersionHeader(request) { return refusal }
         let intake: MessageIntake.Accepted
         switch MessageIntake.accept(body) {
         case .success(let value): intake = value

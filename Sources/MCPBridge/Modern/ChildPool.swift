@@ -23,6 +23,8 @@ public final class ChildPool: Service, Sendable {
         public var acquireTimeout: Duration = .seconds(30)
         /// An extra child (above `size`) idle this long is stopped.
         public var surplusIdle: Duration = .seconds(30)
+        /// How long a legacy child may take to end a cancelled interactive call before it is replaced.
+        public var cancelGrace: Duration = .seconds(2)
 
         public init() {}
     }
@@ -234,6 +236,10 @@ public final class ChildPool: Service, Sendable {
         _ = state.withLock { $0.held.removeValue(forKey: token) }
     }
 
+    func peekHeld(_ token: String) -> Held? {
+        state.withLock { $0.held[token] }
+    }
+
     /// Takes the held call a retry continues (single use).
     func takeHeld(_ token: String) -> Held? {
         state.withLock { $0.held.removeValue(forKey: token) }
@@ -336,7 +342,10 @@ public final class ChildPool: Service, Sendable {
             for (token, held) in expired {
                 await held.child.expireHeld(callID: held.callID, heldState: token, after: configuration.inputTimeout)
             }
-            for child in children { await child.expireCalls(olderThan: configuration.requestTimeout, now: now) }
+            for child in children {
+                await child.expireCalls(olderThan: configuration.requestTimeout, now: now)
+                child.retireIfCancelledCallLingers(grace: configuration.cancelGrace, now: now)
+            }
             for child in surplus {
                 logger.info("stopping an idle extra pool child", metadata: ["child": "\(child.number)"])
                 child.shutDown()

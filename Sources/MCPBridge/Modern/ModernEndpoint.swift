@@ -10,9 +10,11 @@ struct ModernEndpoint: Sendable {
 
     /// Whether a request should be served as 2026-07-28: a version header naming no
     /// initialize-era revision, or (without one) a session-less body carrying the modern `_meta`.
-    static func claims(versionHeader: String?) -> Bool {
-        guard let versionHeader else { return false }
-        return !ModernProtocol.isLegacy(version: versionHeader)
+    /// With a session id, only 2026-07-28 itself counts: an unknown version there is a session
+    /// client's mistake, answered by the session path (400, with its supported versions).
+    static func claims(_ headers: HTTPFields) -> Bool {
+        guard let version = headers[.mcpProtocolVersion], !ModernProtocol.isLegacy(version: version) else { return false }
+        return headers[.mcpSessionID] == nil || version == ModernProtocol.version
     }
 
     static func claims(body: ByteBuffer) -> Bool {
@@ -62,10 +64,13 @@ struct ModernEndpoint: Sendable {
     /// A retry carrying `requestState`: the held call continues on the child that holds it.
     private func continueHeld(_ modern: ModernRequest, token: String, request: Request) async -> Response {
         if ChildPool.isBridgeState(token) {
-            guard let held = pool.takeHeld(token) else {
-                return Self.rpcError(id: modern.id, code: -32602,
-                                     message: "Invalid params: requestState is unknown or expired (the bridge keeps it for its --input-timeout); call again without it")
+            let unknown = Self.rpcError(id: modern.id, code: -32602,
+                                        message: "Invalid params: requestState is unknown or expired (the bridge keeps it for its --input-timeout); call again without it")
+            guard let peeked = pool.peekHeld(token) else { return unknown }
+            guard peeked.child.isRetry(of: peeked.callID, heldState: token, request: modern) else {
+                return Self.rpcError(id: modern.id, code: -32602, message: "Invalid params: requestState belongs to another request; retry the original one")
             }
+            guard let held = pool.takeHeld(token) else { return unknown }
             let stream = ClientStream(kind: .requestSSE, bufferBytes: pool.streamBufferBytes)
             guard await held.child.resume(callID: held.callID, heldState: token, with: modern, stream: stream) else {
                 return Self.rpcError(id: modern.id, code: -32602, message: "Invalid params: requestState does not belong to this request")
@@ -99,8 +104,17 @@ struct ModernEndpoint: Sendable {
     private func reply(request: Request, id: JSONValue, stream: ClientStream, longLived: Bool,
                        closed: @escaping @Sendable () -> Void) async -> Response {
         var preamble: ByteBuffer?
+        let accepted = AcceptedMediaTypes(header: request.headers[.accept])
+        if !accepted.eventStream, !longLived {
+            // A client that takes only JSON gets the answer alone, whenever it comes.
+            defer { closed() }
+            while case .message(let message, let last)? = await stream.queue.next() {
+                if last { return Reply.json(message) }
+            }
+            return Self.unavailable(.unavailable("the MCP server process ended"), id: id)
+        }
         let window = min(configuration.jsonReplyWindow, .seconds(1))
-        if !longLived, window > .zero, AcceptedMediaTypes(header: request.headers[.accept]).json {
+        if !longLived, window > .zero, accepted.json {
             switch await stream.queue.next(timeout: window) {
             case .element(.message(let message, endsStream: true)):
                 closed()

@@ -21,6 +21,9 @@ struct PoolCall {
     var finalAnswer: JSONValue?
     var inputCount = 0
     let started = ContinuousClock.now
+    /// Set when the client went away (or the request timed out) before a legacy child answered
+    /// an interactive call: the call keeps the child's slot until the child confirms its end.
+    var cancelledAt: ContinuousClock.Instant?
 
     var isInteractive: Bool { ModernProtocol.interactiveMethods.contains(request.method) }
 }

@@ -23,6 +23,8 @@ final class PoolChild: Sendable {
         /// The interactive call of a legacy child.
         var exclusive: String?
         var subscribedURIs: Set<String> = []
+        /// No new calls; the process ends once the calls it still runs are done.
+        var retiring = false
         var lastBusy = ContinuousClock.now
         var nextID = 0
     }
@@ -58,7 +60,7 @@ final class PoolChild: Sendable {
     /// turns the reservation into the call (or `release` gives it back).
     func reserve(interactive: Bool) -> Bool {
         state.withLock { state in
-            guard state.ready, !state.ended else { return false }
+            guard state.ready, !state.ended, !state.retiring else { return false }
             guard interactive, state.era == .legacy else { return true }
             guard state.exclusive == nil else { return false }
             state.exclusive = Self.reservation
@@ -215,7 +217,7 @@ final class PoolChild: Sendable {
     /// Returns the bridge's id for it, or nil when the child ended meanwhile.
     func start(_ request: ModernRequest, stream: ClientStream) async -> String? {
         let prepared = state.withLock { state -> (String, JSONValue)? in
-            guard state.ready, !state.ended, let era = state.era else { return nil }
+            guard state.ready, !state.ended, !state.retiring, let era = state.era else { return nil }
             state.nextID += 1
             let id = "mcp-bridge-\(state.nextID)"
             var call = PoolCall(request: request, stream: stream)
@@ -240,6 +242,16 @@ final class PoolChild: Sendable {
             return nil
         }
         return id
+    }
+
+    /// Whether `request` is a retry of the held call: same method, same tool, prompt or resource.
+    /// A state presented on any other request is refused and stays valid for the right one.
+    func isRetry(of callID: String, heldState: String, request: ModernRequest) -> Bool {
+        state.withLock { state in
+            guard let call = state.calls[callID], call.heldState == heldState, call.request.method == request.method else { return false }
+            guard let key = ModernProtocol.nameParameter[request.method] else { return true }
+            return call.request.params[key] == request.params[key]
+        }
     }
 
     /// Continues a call held for input: answers the child's requests the client fulfilled, and
@@ -289,10 +301,8 @@ final class PoolChild: Sendable {
     /// child is told, and its pending input requests are refused so it cannot wait forever.
     func streamClosed(callID: String, stream: ClientStream) {
         let cancelled = state.withLock { state -> [PoolCall.InputRequest]? in
-            guard let call = state.calls[callID], call.stream === stream, call.heldState == nil else { return nil }
-            state.calls[callID] = nil
-            if state.exclusive == callID { state.exclusive = nil }
-            if let token = call.bridgeToken { state.tokens[token] = nil }
+            guard var call = state.calls[callID], call.stream === stream, call.heldState == nil else { return nil }
+            Self.cancel(&call, id: callID, in: &state)
             return call.unsent + Array(call.awaiting.values)
         }
         guard let cancelled else { return }
@@ -307,6 +317,40 @@ final class PoolChild: Sendable {
             ]).buffer)
         }
         pool.childChanged()
+    }
+
+    /// Forgets a call the client no longer waits for. A legacy child's interactive call keeps
+    /// the child's slot until the child answers it (SDK servers answer a cancelled request with
+    /// an error at once): until then, a sampling request or log line from the child may still be
+    /// that call's, and must not be attributed to the next client's call.
+    private static func cancel(_ call: inout PoolCall, id: String, in state: inout State) {
+        if let token = call.bridgeToken { state.tokens[token] = nil }
+        guard state.era == .legacy, state.exclusive == id else {
+            state.calls[id] = nil
+            return
+        }
+        call.stream = nil
+        call.cancelledAt = .now
+        call.unsent.removeAll()
+        call.awaiting.removeAll()
+        state.calls[id] = call
+    }
+
+    /// A legacy child whose cancelled interactive call has not ended within `grace` may still be
+    /// working for a client that left: it takes no new call and ends once idle, and the pool
+    /// starts a fresh process in its place.
+    func retireIfCancelledCallLingers(grace: Duration, now: ContinuousClock.Instant) {
+        let (retire, idle) = state.withLock { state -> (Bool, Bool) in
+            if !state.retiring, let id = state.exclusive, let since = state.calls[id]?.cancelledAt, now - since > grace {
+                state.retiring = true
+                return (true, state.calls.values.allSatisfy { $0.cancelledAt != nil })
+            }
+            return (false, state.retiring && state.calls.values.allSatisfy { $0.cancelledAt != nil })
+        }
+        if retire {
+            logger.warning("a cancelled call did not end in time; replacing this process so its late requests cannot reach another client")
+        }
+        if idle { child.shutDown() }
     }
 
     /// A held call nobody continued in time: the child's requests are refused; the call itself
@@ -339,11 +383,12 @@ final class PoolChild: Sendable {
     func expireCalls(olderThan timeout: Duration, now: ContinuousClock.Instant) async {
         let overdue = state.withLock { state -> [(String, PoolCall)] in
             // A listen stream is meant to stay open; only real requests can be overdue.
-            let overdue = state.calls.filter { now - $0.value.started > timeout && $0.value.request.method != "subscriptions/listen" }
+            let overdue = state.calls.filter {
+                now - $0.value.started > timeout && $0.value.request.method != "subscriptions/listen" && $0.value.cancelledAt == nil
+            }
             for (id, call) in overdue {
-                state.calls[id] = nil
-                if state.exclusive == id { state.exclusive = nil }
-                if let token = call.bridgeToken { state.tokens[token] = nil }
+                var call = call
+                Self.cancel(&call, id: id, in: &state)
             }
             return Array(overdue)
         }
@@ -476,7 +521,7 @@ final class PoolChild: Sendable {
             return
         }
         let refusal = state.withLock { state -> String? in
-            guard let callID = state.exclusive, var call = state.calls[callID] else {
+            guard let callID = state.exclusive, var call = state.calls[callID], call.cancelledAt == nil else {
                 return "no client request is in flight that \(method) could be asked through"
             }
             guard call.request.canFulfil(method) else {

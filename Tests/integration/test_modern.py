@@ -455,3 +455,15 @@ def test_a_json_only_client_gets_the_answer_as_json_even_when_it_is_slow(bridge)
                         name="slow_echo", headers={"Accept": "application/json"})
     assert reply.status_code == 200 and reply.headers["content-type"] == "application/json"
     assert reply.json()["result"]["content"][0]["text"] == "late"
+
+
+def test_a_foreign_request_state_is_refused_not_run_afresh_on_a_legacy_child(bridge_factory):
+    bridge = bridge_factory(args=["--pool-size", "1", "--pool-max", "1"])
+    headers = {"Mcp-Name": "test_simple_text"}
+    reply = modern_post(bridge.mcp_url, "tools/call", {"name": "test_simple_text", "arguments": {}, "requestState": "someone-elses"},
+                        headers=headers)
+    message = rpc(reply)
+    assert message["error"]["code"] == -32602 and "unknown or expired" in message["error"]["message"]
+    # The reservation it took is given back: the next call runs at once.
+    ok = modern_post(bridge.mcp_url, "tools/call", {"name": "test_simple_text", "arguments": {}}, headers=headers, request_id=2, timeout=10)
+    assert rpc(ok)["result"]["content"][0]["text"].startswith("This is a simple text")

@@ -64,8 +64,7 @@ struct ModernEndpoint: Sendable {
     /// A retry carrying `requestState`: the held call continues on the child that holds it.
     private func continueHeld(_ modern: ModernRequest, token: String, request: Request) async -> Response {
         if ChildPool.isBridgeState(token) {
-            let unknown = Self.rpcError(id: modern.id, code: -32602,
-                                        message: "Invalid params: requestState is unknown or expired (the bridge keeps it for its --input-timeout); call again without it")
+            let unknown = Self.unknownState(id: modern.id)
             guard let peeked = pool.peekHeld(token) else { return unknown }
             guard peeked.child.isRetry(of: peeked.callID, heldState: token, request: modern) else {
                 return Self.rpcError(id: modern.id, code: -32602, message: "Invalid params: requestState belongs to another request; retry the original one")
@@ -84,6 +83,10 @@ struct ModernEndpoint: Sendable {
             return await call(modern, on: child, request: request)
         }
         switch await pool.acquire(interactive: true) {
+        case .success(let child) where child.era == .legacy:
+            // A legacy child has no state of its own to continue: never run the call afresh.
+            child.releaseReservation()
+            return Self.unknownState(id: modern.id)
         case .success(let child): return await call(modern, on: child, request: request)
         case .failure(let refusal): return Self.unavailable(refusal, id: modern.id)
         }
@@ -141,6 +144,11 @@ struct ModernEndpoint: Sendable {
     /// A JSON-RPC error about the request itself (not the transport): HTTP 200, like a result.
     static func rpcError(id: JSONValue, code: Int, message: String) -> Response {
         Reply.json(LegacyAdapter.errorResponse(id: id, code: code, message: message).buffer)
+    }
+
+    static func unknownState(id: JSONValue) -> Response {
+        rpcError(id: id, code: -32602,
+                 message: "Invalid params: requestState is unknown or expired (the bridge keeps it for its --input-timeout); call again without it")
     }
 
     static func unavailable(_ refusal: ChildPool.Refusal, id: JSONValue?) -> Response {

@@ -8,13 +8,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import re
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from conftest import ACCEPT_BOTH, FIXTURE, MCP_MAJOR, ROOT, SERVER_PYTHON, require, text_of
+from conftest import ACCEPT_BOTH, FIXTURE, MCP_MAJOR, ROOT, SERVER_PYTHON, require, text_of, wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -467,3 +468,34 @@ def test_a_foreign_request_state_is_refused_not_run_afresh_on_a_legacy_child(bri
     # The reservation it took is given back: the next call runs at once.
     ok = modern_post(bridge.mcp_url, "tools/call", {"name": "test_simple_text", "arguments": {}}, headers=headers, request_id=2, timeout=10)
     assert rpc(ok)["result"]["content"][0]["text"].startswith("This is a simple text")
+
+
+@needs_client
+async def test_a_modern_childs_own_request_state_goes_back_to_the_process_that_issued_it(bridge_factory):
+    require(MODERN_PYTHON.exists(), f"no mcp 2.x python at {MODERN_PYTHON}")
+    import threading
+
+    import mcp_types as types
+    from mcp import Client
+
+    bridge = bridge_factory(child=[str(MODERN_PYTHON), str(FIXTURES / "modern_server.py")], args=["--pool-size", "2", "--pool-eager"])
+    assert wait_count(bridge, "passed through", 2)
+    busy = []
+
+    def occupy():
+        # A slow call started while the client answers the input request lands on the first (least
+        # loaded) process, the one that issued the state: a retry routed by load would go elsewhere.
+        busy.append(modern_post(bridge.mcp_url, "tools/call", {"name": "count_up", "arguments": {"steps": 30}}, name="count_up", request_id=99))
+
+    async def elicit(context, params):
+        thread = threading.Thread(target=occupy)
+        thread.start()
+        await asyncio.sleep(0.3)
+        return types.ElicitResult(action="accept", content={"yes": True})
+
+    async with Client(bridge.mcp_url, mode=MODERN, elicitation_callback=elicit) as client:
+        text = text_of(await client.call_tool("confirm", {}))
+    issued, answered = re.search(r"state=(pid-\d+) here=(pid-\d+)", text).groups()
+    assert text.startswith("accept {'yes': True}")
+    assert issued == answered
+    assert wait_until(lambda: busy, timeout=10) and rpc(busy[0])["result"]["content"][0]["text"] == "counted 30"

@@ -45,10 +45,16 @@ def test_spares_do_not_count_against_max_sessions_and_a_killed_spare_is_replaced
     assert refused.status_code == 503
 
 
-def test_a_command_that_cannot_stay_up_is_not_restarted_in_a_loop(bridge_factory):
+def test_a_command_that_cannot_stay_up_is_not_restarted_in_a_loop_but_a_client_retries_it(bridge_factory):
     bridge = bridge_factory(args=["--warm-spares", "1"], child=["/bin/sh", "-c", "exit 3"])
-    time.sleep(3)
-    assert 1 <= bridge.log.count("child exited") <= 3, bridge.log
+    assert wait_until(lambda: bridge.log.count("child exited") == 3), bridge.log
+    time.sleep(2)
+    assert bridge.log.count("child exited") == 3, bridge.log
+    # A client's initialize gets its own (failing) child, and another spare is tried.
+    httpx.post(bridge.mcp_url, headers={"Accept": ACCEPT_BOTH}, timeout=20, json={
+        "jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}})
+    assert wait_until(lambda: bridge.log.count("child exited") >= 5), bridge.log
 
 
 def test_spares_end_with_the_bridge(bridge_factory):

@@ -33,8 +33,8 @@ public final class SessionManager: Service, Sendable {
     private struct State {
         var sessions: [String: Session] = [:]
         var spares: [Session] = []
-        /// Spares that ended before any client took them, in a row: a command that cannot stay
-        /// up is not restarted in a loop.
+        /// Spares that ended young before any client took them, in a row: a command that cannot
+        /// stay up is not restarted in a loop (a new session tries again).
         var spareFailures = 0
         var childrenRunning = 0
         var shuttingDown = false
@@ -80,6 +80,8 @@ public final class SessionManager: Service, Sendable {
                 state.sessions[evicted.id] = nil
                 evicted.terminate(reason: "evicted: idle while the session limit was reached")
             }
+            // A client's demand is worth another try at a spare, even after a failing streak.
+            state.spareFailures = 0
             while let spare = state.spares.popLast() {
                 guard spare.claim(transport: transport) else { continue }
                 state.sessions[spare.id] = spare
@@ -158,8 +160,6 @@ public final class SessionManager: Service, Sendable {
                 state.spares.removeAll { $0 === session }
                 // A spare that dies young (a command that cannot stay up) counts against refilling.
                 if startFailure != nil || age < .seconds(2) { state.spareFailures += 1 } else { state.spareFailures = 0 }
-            } else if startFailure == nil {
-                state.spareFailures = 0
             }
             state.sessions[session.id] = nil
             state.childrenRunning -= 1

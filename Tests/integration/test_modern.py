@@ -176,11 +176,8 @@ async def test_a_2026_child_is_found_by_the_probe_and_passed_through(bridge_fact
     assert "speaks 2026-07-28: passed through" in bridge.log
 
 
-def test_the_stdio_probe_calls_a_silent_child_legacy_after_the_probe_timeout(bridge_factory):
-    # mcp-server-time answers the probe with an error; a child that ignores it entirely is legacy
-    # after --probe-timeout. `cat`-like silence is simulated by the fixture's slow start: none here,
-    # so the error path is what this proves, and the reply shows the synthesized discover.
-    bridge = bridge_factory(child=[str(SERVER_PYTHON.parent / "mcp-server-time")], args=["--probe-timeout", "2s"])
+def test_a_child_answering_the_probe_with_an_error_is_adapted_and_discover_synthesized(bridge_factory):
+    bridge = bridge_factory(child=[str(SERVER_PYTHON.parent / "mcp-server-time")])
     reply = modern_post(bridge.mcp_url, "server/discover")
     assert reply.status_code == 200
     result = reply.json()["result"]
@@ -188,6 +185,16 @@ def test_the_stdio_probe_calls_a_silent_child_legacy_after_the_probe_timeout(bri
     assert result["resultType"] == "complete" and result["ttlMs"] == 0 and result["cacheScope"] == "private"
     assert result["_meta"]["io.modelcontextprotocol/serverInfo"]["name"] == "mcp-time"
     assert "tools" in result["capabilities"]
+
+
+def test_a_child_silent_to_the_probe_is_called_legacy_after_the_probe_timeout(bridge_factory):
+    bridge = bridge_factory(child=[str(SERVER_PYTHON), str(FIXTURES / "deaf_server.py")], env={"DEAF_SILENT_PROBE": "1"},
+                            args=["--probe-timeout", "1s", "--pool-size", "1"])
+    started = time.monotonic()
+    reply = modern_post(bridge.mcp_url, "tools/call", {"name": "plain", "arguments": {}}, name="plain")
+    assert rpc(reply)["result"]["content"][0]["text"] == "plain answer"
+    assert 1.0 <= time.monotonic() - started < 10
+    assert "pool child speaks 2025-06-18: adapted to 2026-07-28" in bridge.log
 
 
 # ---------------------------------------------------------------- subscriptions

@@ -99,6 +99,12 @@ public enum LegacyAdapter {
         .object(["jsonrpc": .string("2.0"), "id": id, "result": result])
     }
 
+    /// `notifications/cancelled` for one of the bridge's requests to a child.
+    public static func cancelled(requestID: String, reason: String) -> JSONValue {
+        .object(["jsonrpc": .string("2.0"), "method": .string("notifications/cancelled"),
+                 "params": .object(["requestId": .string(requestID), "reason": .string(reason)])])
+    }
+
     public static func errorResponse(id: JSONValue, code: Int, message: String) -> JSONValue {
         .object(["jsonrpc": .string("2.0"), "id": id, "error": .object(["code": .int(Int64(code)), "message": .string(message)])])
     }

@@ -276,9 +276,7 @@ final class PoolChild: Sendable {
             var reply: JSONValue?
             if let final = call.finalAnswer {
                 reply = final
-                state.calls[callID] = nil
-                if state.exclusive == callID { state.exclusive = nil }
-                if let token = call.bridgeToken { state.tokens[token] = nil }
+                Self.forget(callID, in: &state)
             } else {
                 state.calls[callID] = call
             }
@@ -311,12 +309,17 @@ final class PoolChild: Sendable {
             for input in cancelled {
                 _ = await child.send(LegacyAdapter.errorResponse(id: input.childID, code: -32603, message: "the client cancelled the request").buffer)
             }
-            _ = await child.send(JSONValue.object([
-                "jsonrpc": .string("2.0"), "method": .string("notifications/cancelled"),
-                "params": .object(["requestId": .string(callID), "reason": .string("the client closed its response stream")]),
-            ]).buffer)
+            _ = await child.send(LegacyAdapter.cancelled(requestID: callID, reason: "the client closed its response stream").buffer)
         }
         pool.childChanged()
+    }
+
+    /// Removes a call that is over: its entry, its progress token and, if it held it, the
+    /// interactive slot.
+    private static func forget(_ callID: String, in state: inout State) {
+        guard let call = state.calls.removeValue(forKey: callID) else { return }
+        if state.exclusive == callID { state.exclusive = nil }
+        if let token = call.bridgeToken { state.tokens[token] = nil }
     }
 
     /// Forgets a call the client no longer waits for. A legacy child's interactive call keeps
@@ -363,8 +366,7 @@ final class PoolChild: Sendable {
             call.awaiting.removeAll()
             call.heldState = nil
             if call.finalAnswer != nil {
-                state.calls[callID] = nil
-                if state.exclusive == callID { state.exclusive = nil }
+                Self.forget(callID, in: &state)
             } else {
                 state.calls[callID] = call
             }
@@ -399,10 +401,7 @@ final class PoolChild: Sendable {
                 stream.queue.finish()
             }
             if let held = call.heldState { pool.forget(state: held) }
-            _ = await child.send(JSONValue.object([
-                "jsonrpc": .string("2.0"), "method": .string("notifications/cancelled"),
-                "params": .object(["requestId": .string(id), "reason": .string("request timed out in mcp-bridge")]),
-            ]).buffer)
+            _ = await child.send(LegacyAdapter.cancelled(requestID: id, reason: "request timed out in mcp-bridge").buffer)
         }
         if !overdue.isEmpty { pool.childChanged() }
     }
@@ -486,15 +485,11 @@ final class PoolChild: Sendable {
                     call.finalAnswer = answer
                     state.calls[bridgeID] = call
                 } else {
-                    state.calls[bridgeID] = nil
-                    if state.exclusive == bridgeID { state.exclusive = nil }
-                    if let token = call.bridgeToken { state.tokens[token] = nil }
+                    Self.forget(bridgeID, in: &state)
                 }
                 return nil
             }
-            state.calls[bridgeID] = nil
-            if state.exclusive == bridgeID { state.exclusive = nil }
-            if let token = call.bridgeToken { state.tokens[token] = nil }
+            Self.forget(bridgeID, in: &state)
             state.lastBusy = .now
             return (stream, answer)
         }

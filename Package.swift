@@ -32,6 +32,13 @@ let package = Package(
         // Without its Foundation trait: the bridge links FoundationEssentials only (no ICU data).
         .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2", traits: []),
         .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
+        // `builder serve`: the OpenAPI contract's runtime and its Hummingbird transport (the
+        // generated code is committed: see scripts/generate-openapi), and SQLite for its state.
+        .package(url: "https://github.com/apple/swift-openapi-runtime.git", from: "1.13.4"),
+        .package(url: "https://github.com/hummingbird-project/swift-openapi-hummingbird.git", from: "2.1.0"),
+        .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
+        // Back-pressured hand-over of a deployment's response to the client (the front door).
+        .package(url: "https://github.com/apple/swift-async-algorithms.git", from: "1.1.4"),
     ],
     targets: [
         // capget/capset and prctl, which Swift cannot call directly (raw syscalls, C varargs).
@@ -91,10 +98,37 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // `builder serve`: the management API, its front door, timers and SQLite state.
+        .target(
+            name: "SandboxService",
+            dependencies: [
+                "SandboxBuilder", "MCPBridge", "MCPConnect",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+                .product(name: "OpenAPIHummingbird", package: "swift-openapi-hummingbird"),
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
+            ],
+            exclude: ["README.md"],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "builder",
             dependencies: [
-                "SandboxBuilder",
+                "SandboxBuilder", "SandboxService",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
@@ -113,6 +147,11 @@ let package = Package(
         .testTarget(
             name: "SandboxBuilderTests",
             dependencies: ["SandboxBuilder"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "SandboxServiceTests",
+            dependencies: ["SandboxService", "SandboxBuilder"],
             swiftSettings: strictSettings
         ),
         .testTarget(

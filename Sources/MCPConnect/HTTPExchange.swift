@@ -11,20 +11,31 @@ import NIOSSL
 
 /// One HTTP/1.1 request on a connection of its own, its response handed to a closure as it
 /// arrives (SSE bodies stream). Connection and TLS failures come out as `ConnectFailure`.
-struct HTTPExchange: Sendable {
+public struct HTTPExchange: Sendable {
     let connectTimeout: Duration
     let tls: TLSClient?
     let group: any EventLoopGroup
 
-    typealias Inbound = NIOAsyncChannelInboundStream<HTTPClientResponsePart>
+    /// Plain HTTP (TLS is for `mcp-bridge connect` alone).
+    public init(connectTimeout: Duration, group: any EventLoopGroup) {
+        self.init(connectTimeout: connectTimeout, tls: nil, group: group)
+    }
+
+    init(connectTimeout: Duration, tls: TLSClient?, group: any EventLoopGroup) {
+        self.connectTimeout = connectTimeout
+        self.tls = tls
+        self.group = group
+    }
+
+    public typealias Inbound = NIOAsyncChannelInboundStream<HTTPClientResponsePart>
 
     /// The body of a response, read part by part.
-    struct Body: ~Copyable {
+    public struct Body: ~Copyable {
         var iterator: Inbound.AsyncIterator
         var ended = false
 
         /// The next chunk, or nil at the end of the body.
-        mutating func next() async throws -> ByteBuffer? {
+        public mutating func next() async throws -> ByteBuffer? {
             while !ended {
                 switch try await iterator.next() {
                 case .body(let chunk):
@@ -54,7 +65,7 @@ struct HTTPExchange: Sendable {
         }
     }
 
-    func perform<Result: Sendable>(
+    public func perform<Result: Sendable>(
         _ method: HTTPMethod, _ endpoint: RemoteEndpoint, headers: [(String, String)], body: ByteBuffer?,
         handle: (HTTPResponseHead, inout Body) async throws -> Result
     ) async throws -> Result {

@@ -38,7 +38,7 @@ public struct RemoteEndpoint: Sendable, Equatable, CustomStringConvertible {
         self.target = target
     }
 
-    init(secure: Bool, host: String, port: Int, target: String) {
+    public init(secure: Bool, host: String, port: Int, target: String) {
         self.secure = secure
         self.host = host
         self.port = port

@@ -42,6 +42,9 @@ public struct DeploymentSpec: Sendable, Equatable {
     /// Tunnel settings: secrets travel by name like the others.
     public var tunnelSecrets: [String: String]
     public var tunnelSettings: [String: String]
+    /// Labels added to every docker object of the deployment besides the standard two (the
+    /// management service marks its own objects this way); never read from a `.env`.
+    public var extraLabels: [String] = []
 
     /// The front's identity: the bridge, nginx and tunnel agents, which hold the secrets. The
     /// ingress container runs as this user too.

@@ -60,6 +60,21 @@ public struct DockerClient: Sendable {
         return result.terminationStatus.isSuccess
     }
 
+    /// Runs `argv`, handing its standard output and error (merged, as they come) to `chunk`;
+    /// throws when it fails, or when `chunk` throws (the command is then stopped).
+    public func forEachChunk(_ argv: [String], _ chunk: ([UInt8]) async throws -> Void) async throws {
+        let result = try await Subprocess.run(
+            .name(argv[0]), arguments: Arguments(Array(argv.dropFirst())),
+            input: .none, output: .sequence, error: .combinedWithOutput
+        ) { execution in
+            for try await buffer in execution.standardOutput {
+                try await chunk(buffer.withUnsafeBytes { Array($0) })
+            }
+        }
+        guard result.terminationStatus.isSuccess else {
+            throw Failure(command: Self.describe(argv), status: "\(result.terminationStatus)", output: "")
+        }
+    }
 
     static func describe(_ argv: [String]) -> String {
         argv.prefix(3).joined(separator: " ")

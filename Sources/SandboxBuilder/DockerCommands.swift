@@ -22,7 +22,7 @@ public struct DockerCommands: Sendable {
         return environment
     }
 
-    public var labels: [String] { [Self.managedLabel, Self.deploymentLabel(spec.name)] }
+    public var labels: [String] { [Self.managedLabel, Self.deploymentLabel(spec.name)] + spec.extraLabels }
 
     /// The secrets file's content: NUL-separated `NAME=VALUE` entries (values may span lines).
     public var secretsFile: [UInt8] {

@@ -8,7 +8,7 @@ struct BuilderCommand: AsyncParsableCommand {
         commandName: "builder",
         abstract: "Turn one .env into a sandboxed, hardened, token-protected MCP server container.",
         discussion: "Typical use: builder init, edit .env, builder build, builder start, builder status.",
-        subcommands: [Init.self, Build.self, Start.self, Stop.self, Restart.self, Status.self, Logs.self, Down.self, Doctor.self, Print.self, ClientConfig.self]
+        subcommands: [Init.self, Build.self, Start.self, Stop.self, Restart.self, Status.self, Logs.self, Down.self, Doctor.self, Print.self, ClientConfig.self, Serve.self]
     )
 }
 

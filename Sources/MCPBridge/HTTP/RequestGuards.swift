@@ -91,7 +91,7 @@ public struct RequestGuards: Sendable {
         return matched ? .allowed : .unauthorized(presented: true)
     }
 
-    static func bearerToken(in header: String) -> Substring? {
+    public static func bearerToken(in header: String) -> Substring? {
         let trimmed = header.drop(while: { $0 == " " })
         guard trimmed.count > 7, trimmed.prefix(7).lowercased() == "bearer " else { return nil }
         let token = trimmed.dropFirst(7).drop(while: { $0 == " " })
@@ -101,7 +101,7 @@ public struct RequestGuards: Sendable {
     /// Compares without an early exit, so timing does not reveal how much of a token matched.
     /// The whole length difference counts (not its low byte: a token plus 256 padding bytes
     /// must not match).
-    static func constantTimeEqual(_ lhs: [UInt8], _ rhs: [UInt8]) -> Bool {
+    public static func constantTimeEqual(_ lhs: [UInt8], _ rhs: [UInt8]) -> Bool {
         var difference = lhs.count ^ rhs.count
         for index in 0..<max(lhs.count, rhs.count) {
             let left = index < lhs.count ? lhs[index] : 0

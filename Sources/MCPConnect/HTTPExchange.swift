@@ -87,46 +87,52 @@ public struct HTTPExchange: Sendable {
             throw ConnectFailure.unreachable(endpoint, reason: Self.describe(error))
         }
         do {
-            return try await channel.executeThenClose { inbound, outbound in
-                var head = HTTPRequestHead(version: .http1_1, method: method, uri: endpoint.target)
-                head.headers.add(name: "Host", value: endpoint.authority)
-                head.headers.add(name: "User-Agent", value: "mcp-bridge-connect/\(BridgeVersion.current)")
-                for (name, value) in headers { head.headers.add(name: name, value: value) }
-                if let body { head.headers.add(name: "Content-Length", value: String(body.readableBytes)) }
-                try await outbound.write(.head(head))
-                if let body { try await outbound.write(.body(.byteBuffer(body))) }
-                try await outbound.write(.end(nil))
+            // Cancelling the caller closes the connection, so a read waiting on a quiet stream
+            // (an SSE stream between events) ends at once instead of at the next event.
+            return try await withTaskCancellationHandler {
+                try await channel.executeThenClose { inbound, outbound in
+                    var head = HTTPRequestHead(version: .http1_1, method: method, uri: endpoint.target)
+                    head.headers.add(name: "Host", value: endpoint.authority)
+                    head.headers.add(name: "User-Agent", value: "mcp-bridge-connect/\(BridgeVersion.current)")
+                    for (name, value) in headers { head.headers.add(name: name, value: value) }
+                    if let body { head.headers.add(name: "Content-Length", value: String(body.readableBytes)) }
+                    try await outbound.write(.head(head))
+                    if let body { try await outbound.write(.body(.byteBuffer(body))) }
+                    try await outbound.write(.end(nil))
 
-                var iterator = inbound.makeAsyncIterator()
-                var responseHead: HTTPResponseHead?
-                while responseHead == nil {
-                    switch try await iterator.next() {
-                    case .head(let received) where received.status.code >= 200:
-                        responseHead = received
-                    case .head:
-                        continue  // 1xx
-                    case .body, .end, nil:
-                        throw ConnectFailure.protocolViolation("the connection closed before a response head")
+                    var iterator = inbound.makeAsyncIterator()
+                    var responseHead: HTTPResponseHead?
+                    while responseHead == nil {
+                        switch try await iterator.next() {
+                        case .head(let received) where received.status.code >= 200:
+                            responseHead = received
+                        case .head:
+                            continue  // 1xx
+                        case .body, .end, nil:
+                            throw ConnectFailure.protocolViolation("the connection closed before a response head")
+                        }
+                    }
+                    var responseBody = Body(iterator: iterator)
+                    do {
+                        // Non-nil: the loop above exits only once it is set.
+                        return try await handle(responseHead ?? HTTPResponseHead(version: .http1_1, status: .ok), &responseBody)
+                    } catch let failure as ConnectFailure {
+                        throw failure
+                    } catch is CancellationError {
+                        throw CancellationError()
+                    } catch let error as NIOSSLError {
+                        throw error
+                    } catch let error as IOError {
+                        throw error
+                    } catch let error as ChannelError {
+                        throw error
+                    } catch {
+                        // The handler's own verdict (a refusal, an expired session): passed on as is.
+                        throw Verdict(error: error)
                     }
                 }
-                var responseBody = Body(iterator: iterator)
-                do {
-                    // Non-nil: the loop above exits only once it is set.
-                    return try await handle(responseHead ?? HTTPResponseHead(version: .http1_1, status: .ok), &responseBody)
-                } catch let failure as ConnectFailure {
-                    throw failure
-                } catch is CancellationError {
-                    throw CancellationError()
-                } catch let error as NIOSSLError {
-                    throw error
-                } catch let error as IOError {
-                    throw error
-                } catch let error as ChannelError {
-                    throw error
-                } catch {
-                    // The handler's own verdict (a refusal, an expired session): passed on as is.
-                    throw Verdict(error: error)
-                }
+            } onCancel: {
+                channel.channel.close(promise: nil)
             }
         } catch let failure as ConnectFailure {
             throw failure

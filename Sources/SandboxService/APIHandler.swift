@@ -8,7 +8,7 @@ import SandboxBuilder
 struct APIHandler: APIProtocol {
     let manager: DeploymentManager
     let metrics: ServiceMetrics
-    let baseURL: String
+    let address: PublicAddress
     let serviceID: String
 
     static let document: OpenAPIObjectContainer? = try? JSONDecoder().decode(OpenAPIObjectContainer.self, from: Data(OpenAPIDocument.json.utf8))
@@ -127,7 +127,7 @@ struct APIHandler: APIProtocol {
             limits: .init(memory: record.memory, cpus: record.cpus, pids: record.pids),
             timers: .init(deleteAfterSeconds: record.timers.deleteAfter, idleStopAfterSeconds: record.timers.idleStop,
                           idleDeleteAfterSeconds: record.timers.idleDelete),
-            endpoints: .init(mcp: "\(baseURL)/d/\(record.name)/mcp", sse: "\(baseURL)/d/\(record.name)/sse"),
+            endpoints: .init(mcp: "\(address.url)/d/\(record.name)/mcp", sse: "\(address.url)/d/\(record.name)/sse"),
             wakeCount: record.wakeCount,
             lastWakeMilliseconds: record.lastWakeMilliseconds)
     }

@@ -80,6 +80,10 @@ actor DeploymentManager {
             }
             if !problems.isEmpty { throw Problem.invalid(problems) }
         }
+        if !configuration.pullMissingImages, !(await docker.client.succeeds(["docker", "image", "inspect", spec.baseImage])) {
+            throw Problem.invalid([.init(field: DeploymentRequest.field(of: "MCP_BASE_IMAGE", source: request.source),
+                                         detail: "\(spec.baseImage) is not on this Docker host and the service runs with --pull never; docker pull (or load) it first")])
+        }
         guard records[request.name] == nil, records.count < configuration.maxDeployments else {
             throw Problem.conflict("'\(request.name)' was created by another request meanwhile, or the limit was reached")
         }

@@ -70,9 +70,9 @@ struct FrontDoor: Sendable {
         let target = "/\(suffix)" + (request.uri.query.map { "?\($0)" } ?? "")
         let manager = self.manager
         do {
-            return try await relay.forward(method: request.method, port: port, target: target, headers: request.headers, body: body,
+            return try await relay.forward(request: request, port: port, target: target, body: body,
                                            rewritePrefix: suffix == "sse" ? "/d/\(name)" : nil,
-                                           onEnd: { await manager.end(name) })
+                                           watchInboundClose: request.method == .get, onEnd: { await manager.end(name) })
         } catch {
             // `forward` calls onEnd itself once its exchange ends, which it does when it fails.
             logger.warning("front door: the bridge did not answer", metadata: ["deployment": "\(name)", "error": "\(error)"])

@@ -56,7 +56,8 @@ public enum ManagementService {
         let router = Router(context: ServiceRequestContext.self)
         router.add(middleware: ProblemMiddleware(logger: logger))
         router.add(middleware: APIKeyMiddleware(keys: keys, limiter: limiter, addresses: addresses, metrics: metrics))
-        let handler = APIHandler(manager: manager, metrics: metrics, baseURL: configuration.baseURL, serviceID: serviceID)
+        let address = PublicAddress(configuration.baseURL)
+        let handler = APIHandler(manager: manager, metrics: metrics, address: address, serviceID: serviceID)
         try handler.registerHandlers(on: router)
         FrontDoor(manager: manager, limiter: limiter, addresses: addresses, metrics: metrics,
                   maxRequestBytes: configuration.maxRequestBytes, logger: logger).register(on: router)
@@ -81,6 +82,9 @@ public enum ManagementService {
             services: [TimerService(manager: manager, interval: configuration.timerInterval)],
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? configuration.port
+                var bound = configuration
+                bound.port = port
+                address.set(bound.baseURL)
                 logger.info("serving", metadata: ["address": "\(configuration.host)", "port": "\(port)", "state": "\(stateDirectory)"])
                 // stdout, once: the key is never written anywhere else in clear.
                 var lines = ""

@@ -21,6 +21,9 @@ public struct ServiceConfiguration: Sendable {
     public var wheelhouse: URL?
     /// The URL clients use to reach this service, for the endpoints in responses.
     public var publicURL: String?
+    /// false: base images must already be on the host (`--pull never`); a create naming another
+    /// is refused at once instead of reaching a registry.
+    public var pullMissingImages = true
     public var startTimeout: Duration = .seconds(120)
     public var maxRequestBytes = 4 << 20
     public var concurrentOperations = 3

@@ -29,8 +29,13 @@ struct UpstreamRelay: Sendable {
 
     /// `rewritePrefix`: for the legacy `/sse` stream, the path prefix put before the message
     /// URL of its first (`endpoint`) event, which the bridge gives relative to its own root.
-    func forward(method: HTTPRequest.Method, port: Int, target: String, headers: HTTPFields, body: ByteBuffer?,
-                 rewritePrefix: String?, onEnd: @escaping @Sendable () async -> Void) async throws -> Response {
+    /// `request`: watched for the client closing its side when `watchInboundClose` (GET streams,
+    /// which never end on their own); a POST's stream ends with its answer or a failed write, and
+    /// its connection stays open for the client's next request (as in the bridge).
+    func forward(request: Request, port: Int, target: String, body: ByteBuffer?, rewritePrefix: String?,
+                 watchInboundClose: Bool, onEnd: @escaping @Sendable () async -> Void) async throws -> Response {
+        let method = request.method
+        let headers = request.headers
         let endpoint = RemoteEndpoint(secure: false, host: "127.0.0.1", port: port, target: target)
         let forwarded = headers.filter { !Self.hopHeaders.contains($0.name.canonicalName) }.map { ($0.name.rawName, $0.value) }
         let chunks = AsyncThrowingChannel<ByteBuffer, any Error>()
@@ -69,14 +74,17 @@ struct UpstreamRelay: Sendable {
             task.cancel()
             throw Problem.upstream("the deployment's bridge did not answer: \(error)")
         }
+        let lease = UpstreamLease(task)
         return Response(status: head.status, headers: head.headers, body: ResponseBody { writer in
-            do {
+            defer { lease.cancel() }
+            if watchInboundClose {
+                try await request.body.consumeWithCancellationOnInboundClose { _ in
+                    for try await chunk in chunks { try await writer.write(chunk) }
+                }
+            } else {
                 for try await chunk in chunks { try await writer.write(chunk) }
-                try await writer.finish(nil)
-            } catch {
-                task.cancel()
-                throw error
             }
+            try await writer.finish(nil)
         })
     }
 }

@@ -51,6 +51,9 @@ extension BuilderCommand {
         @Option(help: ArgumentHelp("How long a create or wake may wait for the bridge to become healthy.", valueName: "seconds"))
         var startTimeout = 120
 
+        @Option(help: "Base images: 'missing' pulls an image the host lacks; 'never' refuses a deployment whose image is not already here.")
+        var pull: PullPolicy = .missing
+
         @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
         var logLevel = "info"
 
@@ -71,6 +74,7 @@ extension BuilderCommand {
             configuration.publicURL = publicUrl
             configuration.startTimeout = .seconds(startTimeout)
             configuration.logLevel = logLevel
+            configuration.pullMissingImages = pull == .missing
             configuration.bridgeBinary = image.bridgeBinary.map { URL(fileURLWithPath: $0) }
             configuration.wheelhouse = image.wheelhouse.map { URL(fileURLWithPath: $0) }
             configuration.sourceRoot = image.sourceRoot.map { URL(fileURLWithPath: $0) } ?? Workspace.locateSourceRoot()
@@ -80,5 +84,9 @@ extension BuilderCommand {
                 throw ValidationError(error.description)
             }
         }
+    }
+
+    enum PullPolicy: String, ExpressibleByArgument, CaseIterable {
+        case missing, never
     }
 }

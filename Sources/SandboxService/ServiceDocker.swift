@@ -40,12 +40,18 @@ struct ServiceDocker: Sendable {
                 objects.append(Object(kind: kind, name: String(parts[0]), deployment: String(parts[1])))
             }
         }
-        // Images: the tag names the deployment (mcp-sandbox/<docker name>:latest).
-        for line in try await client.capture(["docker", "image", "ls"] + filter + ["--format", "{{.Repository}}:{{.Tag}}"]).split(separator: "\n") {
-            let reference = String(line)
-            guard reference.hasPrefix("mcp-sandbox/"), reference.hasSuffix(":latest") else { continue }
-            let deployment = String(reference.dropFirst("mcp-sandbox/".count).dropLast(":latest".count))
-            objects.append(Object(kind: "image", name: reference, deployment: deployment))
+        // Images: the tag names the deployment (mcp-sandbox/<docker name>:latest). An untagged one
+        // (superseded, or left by a build cut short) belongs to no deployment and is garbage.
+        for line in try await client.capture(["docker", "image", "ls"] + filter + ["--format", "{{.ID}}\t{{.Repository}}:{{.Tag}}"]).split(separator: "\n") {
+            let parts = line.split(separator: "\t")
+            guard parts.count == 2 else { continue }
+            let reference = String(parts[1])
+            if reference.hasPrefix("mcp-sandbox/"), reference.hasSuffix(":latest") {
+                let deployment = String(reference.dropFirst("mcp-sandbox/".count).dropLast(":latest".count))
+                objects.append(Object(kind: "image", name: reference, deployment: deployment))
+            } else {
+                objects.append(Object(kind: "image", name: String(parts[0]), deployment: ""))
+            }
         }
         return objects
     }

@@ -42,8 +42,10 @@ def ensure_server_image():
 class Service:
     """One `builder serve`; `restart` keeps the state directory (a new process, same state)."""
 
-    def __init__(self, state_dir: Path, args: list[str] | None = None, env: dict | None = None, key: str | None = API_KEY):
+    def __init__(self, state_dir: Path, args: list[str] | None = None, env: dict | None = None, key: str | None = API_KEY,
+                 verify=True):
         self.state_dir = state_dir
+        self.verify = verify
         self.args = args or []
         self.env = dict(os.environ, **(env or {}))
         if key is not None:
@@ -91,7 +93,7 @@ class Service:
 
     def api(self, method: str, path: str, key: str | None = None, **kwargs) -> httpx.Response:
         headers = {**self.headers(key), **kwargs.pop("headers", {})}
-        return httpx.request(method, self.url + path, headers=headers, timeout=180, **kwargs)
+        return httpx.request(method, self.url + path, headers=headers, timeout=180, verify=self.verify, **kwargs)
 
     def create(self, name: str, **body) -> dict:
         response = self.api("POST", "/v1/deployments", json={"name": name, **body})

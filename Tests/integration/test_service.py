@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import signal
+import ssl
 import subprocess
 import time
 from pathlib import Path
@@ -107,7 +108,17 @@ def test_a_deployment_from_env_settings_is_built_and_served_with_its_server_envi
 
 
 @api_only
-def test_twenty_deployments_at_once_each_reachable_only_with_its_own_token(service):
+def test_twenty_deployments_at_once_each_reachable_only_with_its_own_token(tmp_path):
+    ensure_server_image()
+    # 20 wrong tokens from one address would trip the default limit of 10 a minute.
+    service = Service(tmp_path / "state", args=["--failed-auth-limit", "100"])
+    try:
+        twenty_deployments(service)
+    finally:
+        service.remove_everything()
+
+
+def twenty_deployments(service: Service):
     names = [f"many-{index}" for index in range(20)]
     with concurrent.futures.ThreadPoolExecutor(20) as pool:
         created = dict(zip(names, pool.map(lambda name: service.create_from_image(name), names)))
@@ -275,12 +286,16 @@ def test_keys_names_and_states_are_checked(service):
 def test_logs_follow_streams_new_lines_and_ends_when_the_client_leaves(service):
     created = service.create_from_image("tail")
     service.wait_state("tail", {"running"})
-    with httpx.stream("GET", service.url + "/v1/deployments/tail/logs", params={"follow": "true", "tail": 0},
+    # tail=1: the last line arrives first, which proves `docker logs` is attached before the
+    # request whose log line the test then waits for.
+    with httpx.stream("GET", service.url + "/v1/deployments/tail/logs", params={"follow": "true", "tail": 1},
                       headers=service.headers(), timeout=30) as response:
         assert response.status_code == 200
-        front_door_initialize(service, "tail", created["token"])
-        seen = ""
-        for chunk in response.iter_text():
+        chunks = response.iter_text()
+        seen = next(chunks)
+        assert "child started" not in seen
+        assert front_door_initialize(service, "tail", created["token"]).status_code == 200
+        for chunk in chunks:
             seen += chunk
             if "child started" in seen:
                 break
@@ -374,11 +389,13 @@ def test_a_non_loopback_bind_needs_tls_and_tls_serves_the_api(tmp_path):
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1",
                     "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1",
                     "-keyout", str(key), "-out", str(certificate)], check=True, capture_output=True)
-    service = Service(tmp_path / "state", args=["--tls-cert", str(certificate), "--tls-key", str(key)])
+    trust = ssl.create_default_context(cafile=str(certificate))
+    service = Service(tmp_path / "state", args=["--tls-cert", str(certificate), "--tls-key", str(key)], verify=trust)
     try:
         assert service.url.startswith("https://127.0.0.1:")
-        response = httpx.get(service.url + "/v1/deployments", headers=service.headers(), verify=str(certificate))
-        assert response.status_code == 200
+        assert service.api("GET", "/v1/deployments").status_code == 200
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(service.url + "/healthz")  # not trusted without the certificate
     finally:
         service.remove_everything()
 

@@ -80,9 +80,16 @@ actor DeploymentManager {
             }
             if !problems.isEmpty { throw Problem.invalid(problems) }
         }
-        if !configuration.pullMissingImages, !(await docker.client.succeeds(["docker", "image", "inspect", spec.baseImage])) {
-            throw Problem.invalid([.init(field: DeploymentRequest.field(of: "MCP_BASE_IMAGE", source: request.source),
-                                         detail: "\(spec.baseImage) is not on this Docker host and the service runs with --pull never; docker pull (or load) it first")])
+        if !configuration.pullMissingImages {
+            if !(await docker.client.succeeds(["docker", "image", "inspect", spec.baseImage])) {
+                throw Problem.invalid([.init(field: DeploymentRequest.field(of: "MCP_BASE_IMAGE", source: request.source),
+                                             detail: "\(spec.baseImage) is not on this Docker host and the service runs with --pull never; docker pull (or load) it first")])
+            }
+            // Without --bridge-binary the bridge is compiled in the Swift image, which must be here too.
+            if configuration.bridgeBinary == nil, !(await docker.client.succeeds(["docker", "image", "inspect", DockerfileRenderer.swiftImage])) {
+                throw Problem(status: .serviceUnavailable, kind: "no-bridge", title: "The service cannot add the bridge",
+                              detail: "no --bridge-binary was given, so the bridge would be compiled in \(DockerfileRenderer.swiftImage), which is not on this host (--pull never); restart the service with --bridge-binary (scripts/build-release makes one)")
+            }
         }
         guard records[request.name] == nil, records.count < configuration.maxDeployments else {
             throw Problem.conflict("'\(request.name)' was created by another request meanwhile, or the limit was reached")

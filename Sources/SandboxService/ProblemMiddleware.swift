@@ -23,10 +23,18 @@ struct ProblemMiddleware: RouterMiddleware {
                 return problem.response(instance: request.uri.path)
             }
             return internalError(error, request)
+        } catch let error as HTTPError where error.status == .notFound {
+            if let methods = RouteTable.allowedMethods(for: request.uri.path), !methods.contains(request.method.rawValue) {
+                var problem = Problem(status: .methodNotAllowed, kind: "method-not-allowed", title: "Method Not Allowed",
+                                      detail: "\(request.uri.path) answers \(methods.joined(separator: ", ")), not \(request.method)")
+                problem.headers[.allow] = methods.joined(separator: ", ")
+                return problem.response(instance: request.uri.path)
+            }
+            return Problem(status: .notFound, kind: "no-route", title: "Not Found",
+                           detail: "no route \(request.method) \(request.uri.path)").response(instance: request.uri.path)
         } catch let error as HTTPError {
-            let problem = Problem(status: error.status, kind: error.status == .notFound ? "no-route" : "http",
-                                  title: error.status.reasonPhrase,
-                                  detail: error.status == .notFound ? "no route \(request.method) \(request.uri.path)" : (error.body ?? error.status.reasonPhrase))
+            let problem = Problem(status: error.status, kind: "http", title: error.status.reasonPhrase,
+                                  detail: error.body ?? error.status.reasonPhrase)
             return problem.response(instance: request.uri.path)
         } catch {
             return internalError(error, request)

@@ -30,9 +30,11 @@ enum SecretHash {
         return bytes
     }
 
-    /// The presented secret of an `Authorization: Bearer` or `X-API-Key` header.
+    /// The presented secret of an `Authorization: Bearer` or `X-API-Key` header. An
+    /// `Authorization` header that is not a bearer token counts as a wrong credential (nil):
+    /// a request never passes on one header while presenting a bad other one.
     static func presented(authorization: String?, apiKey: String?) -> Substring? {
-        if let authorization, let token = RequestGuards.bearerToken(in: authorization) { return token }
+        if let authorization { return RequestGuards.bearerToken(in: authorization) }
         if let apiKey, !apiKey.isEmpty { return Substring(apiKey) }
         return nil
     }

@@ -81,16 +81,24 @@ struct ServiceDocker: Sendable {
     }
 
     /// `docker build` of the deployment's image, each output line reported as it comes.
+    /// A failed build says why: its last lines of output.
     func build(_ commands: DockerCommands, context: URL, progress: @Sendable (String) async -> Void) async throws {
         var pending: [UInt8] = []
-        try await client.forEachChunk(commands.build(contextDirectory: context.path)) { chunk in
-            pending += chunk
-            while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
-                let line = String(decoding: pending[..<newline], as: UTF8.self).trimmingCharacters(in: .whitespaces)
-                pending.removeSubrange(...newline)
-                if !line.isEmpty { await progress(String(line.prefix(300))) }
+        var last: [String] = []
+        do {
+            try await client.forEachChunk(commands.build(contextDirectory: context.path)) { chunk in
+                pending += chunk
+                while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                    let line = String(String(decoding: pending[..<newline], as: UTF8.self).trimmingCharacters(in: .whitespaces).prefix(300))
+                    pending.removeSubrange(...newline)
+                    guard !line.isEmpty else { continue }
+                    last = Array((last + [line]).suffix(15))
+                    await progress(line)
+                }
+                if pending.count > 64 * 1024 { pending.removeAll() }
             }
-            if pending.count > 64 * 1024 { pending.removeAll() }
+        } catch let failure as DockerClient.Failure {
+            throw Failure(description: "the image build failed (\(failure.status)); its last lines:\n" + last.joined(separator: "\n"))
         }
     }
 

@@ -151,7 +151,12 @@ let package = Package(
         ),
         .testTarget(
             name: "SandboxServiceTests",
-            dependencies: ["SandboxService", "SandboxBuilder"],
+            dependencies: [
+                "SandboxService", "SandboxBuilder",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -52,13 +52,16 @@ struct EndpointEventRewriter {
 
     /// Rewrites `data: /…` of an `endpoint` event; any other event is returned unchanged.
     static func rewrite(_ event: String, prefix: String) -> String {
-        let lines = event.split(separator: "\n", omittingEmptySubsequences: false)
-        guard lines.contains(where: { $0.trimmingCharacters(in: .whitespaces) == "event: endpoint" || $0 == "event:endpoint" }) else { return event }
+        // Split on LF as a scalar: as Characters, CR LF is one grapheme and would not split.
+        let lines = event.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false).map { String(String.UnicodeScalarView($0)) }
+        guard lines.contains(where: { ["event: endpoint", "event:endpoint"].contains($0.trimmingCharacters(in: .whitespacesAndNewlines)) }) else {
+            return event
+        }
         return lines.map { line in
             for marker in ["data: /", "data:/"] where line.hasPrefix(marker) {
                 return marker.dropLast() + prefix + line.dropFirst(marker.count - 1)
             }
-            return String(line)
+            return line
         }.joined(separator: "\n")
     }
 }

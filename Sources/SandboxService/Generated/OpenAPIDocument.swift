@@ -207,6 +207,9 @@ enum OpenAPIDocument {
           },
           "429": {
             "$ref": "#/components/responses/Problem"
+          },
+          "503": {
+            "$ref": "#/components/responses/Problem"
           }
         }
       }

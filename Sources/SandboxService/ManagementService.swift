@@ -25,6 +25,8 @@ public enum ManagementService {
         let files = FileManager.default
         do {
             try files.createDirectory(at: configuration.stateDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            // Ours alone even if it existed: it holds the key digest and every deployment's record.
+            try files.setAttributes([.posixPermissions: 0o700], ofItemAtPath: configuration.stateDirectory.path)
         } catch {
             throw Failure(description: "--state-dir: cannot create \(configuration.stateDirectory.path): \(error)")
         }

@@ -124,7 +124,8 @@ def twenty_deployments(service: Service):
     with concurrent.futures.ThreadPoolExecutor(20) as pool:
         created = dict(zip(names, pool.map(lambda name: service.create_from_image(name), names)))
     for name in names:
-        assert service.wait_state(name, {"running", "failed"}, timeout=300)["state"] == "running"
+        record = service.wait_state(name, {"running", "failed"}, timeout=300)
+        assert record["state"] == "running", (record, service.stderr_text()[-4000:])
     listed = service.api("GET", "/v1/deployments", params={"prefix": "many-"}).json()["items"]
     assert sorted(item["name"] for item in listed) == sorted(names)
     assert [item["name"] for item in service.api("GET", "/v1/deployments", params={"state": "running", "prefix": "many-1"}).json()["items"]] \
@@ -134,16 +135,31 @@ def twenty_deployments(service: Service):
         answer = front_door_initialize(service, name, created[name]["token"])
         other = names[(names.index(name) + 1) % len(names)]
         crossed = front_door_initialize(service, name, created[other]["token"])
-        return answer.status_code, crossed.status_code
+        return answer.status_code, crossed.status_code, answer.text[:300]
 
     with concurrent.futures.ThreadPoolExecutor(20) as pool:
         results = list(pool.map(check, names))
-    assert results == [(200, 401)] * 20
+    assert [result[:2] for result in results] == [(200, 401)] * 20, (results, service.stderr_text()[-4000:])
+    assert all('"serverInfo"' in result[2] for result in results), results
     with concurrent.futures.ThreadPoolExecutor(20) as pool:
         assert set(pool.map(lambda name: service.api("DELETE", f"/v1/deployments/{name}").status_code, names)) == {202}
     for name in names:
         service.wait_gone(name, timeout=120)
     assert objects_of(service.service_id) == []
+
+
+@api_only
+def test_idle_deletion_removes_a_deployment_nobody_uses_and_traffic_postpones_it(service):
+    created = service.create_from_image("idle", timers={"idleDeleteAfterSeconds": 4})
+    service.wait_state("idle", {"running"})
+    # Requests keep it alive past its idle time...
+    for _ in range(4):
+        assert front_door_initialize(service, "idle", created["token"]).status_code == 200
+        time.sleep(1.5)
+    assert service.api("GET", "/v1/deployments/idle").status_code == 200
+    # ...and without them it goes, with everything it made.
+    service.wait_gone("idle", timeout=30)
+    assert objects_of(service.service_id) == [] and service.record_names() == []
 
 
 def wait_until_no_objects(service: Service, timeout: float = 40):

@@ -39,6 +39,17 @@ def service(tmp_path):
         made.remove_everything()
 
 
+@pytest.fixture(scope="module")
+def quiet_service(tmp_path_factory):
+    """One service for tests that create nothing (each checks that it did not)."""
+    ensure_server_image()
+    made = Service(tmp_path_factory.mktemp("quiet") / "state")
+    try:
+        yield made
+    finally:
+        made.remove_everything()
+
+
 def token_headers(token: str) -> dict:
     return {"Authorization": f"Bearer {token}"}
 
@@ -171,30 +182,45 @@ def wait_until_no_objects(service: Service, timeout: float = 40):
     assert objects_of(service.service_id) == []
 
 
+def kill_in_phase(service: Service, name: str, target: str) -> str:
+    """Creates `name`, kills the service as soon as the create reaches `target` (or, if the
+    create ran past it unseen, at once), restarts it, and returns the phase it was killed in."""
+    service.create_from_image(name)
+    order = ["queued", "building image", "starting containers", "waiting for the bridge", "running"]
+    deadline = time.monotonic() + 120
+    seen = "queued"
+    while time.monotonic() < deadline:
+        record = service.api("GET", f"/v1/deployments/{name}").json()
+        seen = record.get("phase") or record["state"]
+        if order.index(seen) >= order.index(target):
+            break
+        time.sleep(0.01)
+    service.kill9()
+    service.start()
+    after = service.api("GET", f"/v1/deployments/{name}")
+    if seen == "running":
+        assert after.json()["state"] == "running"
+        assert service.api("DELETE", f"/v1/deployments/{name}").status_code == 202
+        service.wait_gone(name)
+    else:
+        assert after.status_code == 404, after.text
+    assert service.record_names() == []
+    wait_until_no_objects(service)
+    return seen
+
+
 @api_only
 def test_kill9_at_any_point_of_a_create_then_a_restart_leaves_nothing(service):
-    phases = []
-    # Kills land in every phase (queued, building image, starting containers, waiting for the
-    # bridge, just running): whatever the moment, the invariant must hold.
-    for index, delay in enumerate([0.05, 0.3, 0.7, 1.0, 1.4, 2.0, 3.0]):
-        name = f"crash-{index}"
-        service.create_from_image(name)
-        time.sleep(delay)
-        record = service.api("GET", f"/v1/deployments/{name}").json()
-        phases.append(record.get("phase") or record["state"])
-        service.kill9()
-        service.start()
-        after = service.api("GET", f"/v1/deployments/{name}")
-        if record["state"] == "running":
-            assert after.json()["state"] == "running"
-            assert service.api("DELETE", f"/v1/deployments/{name}").status_code == 202
-            service.wait_gone(name)
-        else:
-            assert after.status_code == 404, after.text
-        assert service.record_names() == []
-        wait_until_no_objects(service)
-    print("killed during:", phases)
-    assert len(set(phases)) >= 3, phases
+    # A kill aimed at each phase (a short phase can be missed under load: up to three tries);
+    # wherever it lands, nothing may be left.
+    killed = []
+    for target in ["building image", "starting containers", "waiting for the bridge", "running"]:
+        for attempt in range(3):
+            killed.append(kill_in_phase(service, f"crash-{len(killed)}", target))
+            if killed[-1] == target:
+                break
+    print("killed during:", killed)
+    assert {"building image", "running"} <= set(killed) and len(set(killed)) >= 3, killed
     # A name used by an interrupted create works again.
     service.create_from_image("crash-0")
     assert service.wait_state("crash-0", {"running", "failed"})["state"] == "running"
@@ -261,7 +287,8 @@ def problem(response: httpx.Response, status: int) -> dict:
     (json.dumps({"name": "x", "image": SERVER_IMAGE, "command": ["x"], "timers": {"idleStopAfterSeconds": 0}}).encode(), 422, "idleStopAfterSeconds"),
     (json.dumps({"name": "x", "image": SERVER_IMAGE, "command": ["x"], "environment": {"1BAD": "v"}}).encode(), 422, "environment"),
 ])
-def test_bad_create_bodies_get_a_problem_naming_the_field_and_create_nothing(service, body, status, needle):
+def test_bad_create_bodies_get_a_problem_naming_the_field_and_create_nothing(quiet_service, body, status, needle):
+    service = quiet_service
     response = service.api("POST", "/v1/deployments", content=body, headers={"Content-Type": "application/json"})
     details = problem(response, status)
     assert needle in json.dumps(details), details

@@ -472,7 +472,8 @@ def test_schemathesis_finds_no_server_error_or_schema_violation(tmp_path):
              "--request-timeout", "30", "--max-failures", "20",
              # A followed log never ends by itself; its plain (not followed) form is tested above.
              "--exclude-operation-id", "getDeploymentLogs"],
-            capture_output=True, text=True, timeout=900, env=dict(os.environ, NO_COLOR="1", SCHEMATHESIS_TELEMETRY="false"))
+            capture_output=True, text=True, timeout=900, cwd=tmp_path,  # its cache goes there, not into the checkout
+            env=dict(os.environ, NO_COLOR="1", SCHEMATHESIS_TELEMETRY="false"))
         report = result.stdout + result.stderr
         assert result.returncode == 0, report[-8000:]
         # Every generated case passed every check, and there were enough of them to mean something.

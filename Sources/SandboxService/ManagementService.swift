@@ -98,8 +98,10 @@ public enum ManagementService {
             },
             logger: logger)
         try await app.runService()
+        logger.info("stopping: no new requests; waiting for operations under way")
         await manager.drain()
         await store.close()
+        logger.info("stopped")
     }
 }
 

@@ -252,7 +252,9 @@ def test_a_restart_adopts_running_and_stopped_deployments_and_resumes_their_time
     assert front_door_initialize(service, "keep", up["token"]).status_code == 200
     # A timer set before a restart still fires after one.
     assert service.api("PUT", "/v1/deployments/keep/ttl", json={"idleStopAfterSeconds": 2}).status_code == 200
+    # SIGTERM: a graceful stop, whose restart finds everything as it was.
     service.stop()
+    assert service.process.returncode == 0 and '"message":"stopped"' in service.stderr_text()
     service.start()
     service.wait_state("keep", {"stopped"}, timeout=30)
     # Stop and start through the API.

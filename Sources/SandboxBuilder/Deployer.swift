@@ -45,13 +45,13 @@ public struct Deployer: Sendable {
 
     /// Limits the host cannot give are refused before anything is created.
     private func checkHostCapacity() async throws {
-        guard let text = try? await client.capture(["docker", "info", "--format", "{{json .}}"]),
-              let info = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else { return }
+        guard let capacity = await client.hostCapacity() else { return }
         let file = workspace.envFile.lastPathComponent
-        if let cpus = info["NCPU"] as? Int, let wanted = Double(spec.cpus), wanted > Double(cpus) {
+        let cpus = capacity.cpus, total = capacity.memory
+        if let wanted = Double(spec.cpus), wanted > Double(cpus) {
             throw Failure(description: "MCP_CPUS=\(spec.cpus) in \(file) is more than the \(cpus) CPUs of this Docker host; set MCP_CPUS to at most \(cpus)")
         }
-        if let total = info["MemTotal"] as? Int64 ?? (info["MemTotal"] as? Int).map(Int64.init), spec.memoryBytes > total {
+        if spec.memoryBytes > total {
             throw Failure(description: "MCP_MEMORY=\(spec.memory) in \(file) is more than the \(total >> 20) MiB of memory of this Docker host; set MCP_MEMORY to at most \(total >> 20)m")
         }
     }

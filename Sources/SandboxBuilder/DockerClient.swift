@@ -76,6 +76,15 @@ public struct DockerClient: Sendable {
         }
     }
 
+    /// The Docker host's CPUs and memory (bytes), for refusing limits it cannot give; nil when
+    /// `docker info` does not say.
+    public func hostCapacity() async -> (cpus: Int, memory: Int64)? {
+        guard let text = try? await capture(["docker", "info", "--format", "{{.NCPU}} {{.MemTotal}}"]) else { return nil }
+        let parts = text.split(whereSeparator: \.isWhitespace)
+        guard parts.count == 2, let cpus = Int(parts[0]), let memory = Int64(parts[1]) else { return nil }
+        return (cpus, memory)
+    }
+
     static func describe(_ argv: [String]) -> String {
         argv.prefix(3).joined(separator: " ")
     }

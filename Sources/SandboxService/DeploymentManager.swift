@@ -64,7 +64,7 @@ actor DeploymentManager {
                           detail: "this service runs at most \(configuration.maxDeployments) deployments (--max-deployments); delete one first")
         }
         let spec = request.spec
-        if let capacity = await docker.hostCapacity() {
+        if let capacity = await docker.client.hostCapacity() {
             var problems: [Problem.FieldError] = []
             if let cpus = Double(spec.cpus), cpus > Double(capacity.cpus) || cpus <= 0 {
                 problems.append(.init(field: DeploymentRequest.field(of: "MCP_CPUS", source: request.source),

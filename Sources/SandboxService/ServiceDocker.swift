@@ -114,8 +114,13 @@ struct ServiceDocker: Sendable {
     }
 
     /// The deployment's containers: the server first, then its ingress if it has one.
+    /// One filtered listing (not `objects()`, which asks docker four times): this runs in the
+    /// wake path, every 50 ms until the published port is known.
     func containers(of dockerName: String) async throws -> [String] {
-        let names = try await objects().filter { $0.kind == "container" && $0.deployment == dockerName }.map(\.name)
+        let names = try await client.capture([
+            "docker", "container", "ls", "--all", "--filter", "label=\(serviceLabel)",
+            "--filter", "label=\(Self.deploymentLabelKey)=\(dockerName)", "--format", "{{.Names}}",
+        ]).split(separator: "\n").map(String.init)
         return names.sorted { !$0.hasSuffix("-ingress") && $1.hasSuffix("-ingress") }
     }
 
@@ -154,13 +159,5 @@ struct ServiceDocker: Sendable {
     func logs(of dockerName: String, follow: Bool, tail: Int, _ chunk: ([UInt8]) async throws -> Void) async throws {
         guard let name = try await containers(of: dockerName).first else { return }
         try await client.forEachChunk(["docker", "logs", "--tail", String(tail)] + (follow ? ["--follow"] : []) + [name], chunk)
-    }
-
-    /// The host's CPUs and memory, for refusing limits it cannot give.
-    func hostCapacity() async -> (cpus: Int, memory: Int64)? {
-        guard let text = try? await client.capture(["docker", "info", "--format", "{{.NCPU}} {{.MemTotal}}"]) else { return nil }
-        let parts = text.split(whereSeparator: \.isWhitespace)
-        guard parts.count == 2, let cpus = Int(parts[0]), let memory = Int64(parts[1]) else { return nil }
-        return (cpus, memory)
     }
 }

@@ -14,8 +14,12 @@ public struct DockerCommands: Sendable {
     /// `docker exec` (the health check too) would show those, and under some gVisor releases
     /// the MCP server could read any process's start-up environment.
     public var secretEnvironment: [String: String] {
-        var environment = spec.serverEnvironment
-        environment["MCP_BRIDGE_TOKEN"] = spec.authToken
+        spec.serverEnvironment.merging(frontSecretEnvironment) { $1 }
+    }
+
+    /// The front's own secrets (tokens, tunnel credentials and settings), without the server's.
+    public var frontSecretEnvironment: [String: String] {
+        var environment = ["MCP_BRIDGE_TOKEN": spec.authToken]
         if !spec.previousTokens.isEmpty { environment["MCP_BRIDGE_TOKENS"] = spec.previousTokens.joined(separator: ",") }
         environment.merge(spec.tunnelSecrets) { $1 }
         environment.merge(spec.tunnelSettings) { $1 }
@@ -25,8 +29,10 @@ public struct DockerCommands: Sendable {
     public var labels: [String] { [Self.managedLabel, Self.deploymentLabel(spec.name)] + spec.extraLabels }
 
     /// The secrets file's content: NUL-separated `NAME=VALUE` entries (values may span lines).
-    public var secretsFile: [UInt8] {
-        Array(secretEnvironment.keys.sorted().map { "\($0)=\(secretEnvironment[$0] ?? "")\0" }.joined().utf8)
+    public var secretsFile: [UInt8] { Self.secretsFile(secretEnvironment) }
+
+    public static func secretsFile(_ environment: [String: String]) -> [UInt8] {
+        Array(environment.keys.sorted().map { "\($0)=\(environment[$0] ?? "")\0" }.joined().utf8)
     }
 
     public var createSecretsVolume: [String] { create(["volume", "create"], spec.secretsVolumeName) }

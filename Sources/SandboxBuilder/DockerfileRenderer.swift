@@ -223,7 +223,9 @@ public struct DockerfileRenderer: Sendable {
     }
 
     /// Variables of the image the server needs besides the minimal base.
-    private var runtimeEnvironment: [String] {
+    private var runtimeEnvironment: [String] { Self.runtimeEnvironment(runtime) }
+
+    static func runtimeEnvironment(_ runtime: DeploymentSpec.Runtime) -> [String] {
         switch runtime {
         case .python: return ["PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED"]
         case .node: return ["NODE_ENV"]

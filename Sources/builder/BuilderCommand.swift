@@ -213,15 +213,19 @@ extension BuilderCommand {
     }
 
     struct Print: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Dry run: print exactly what would be used (dockerfile, run, nginx, tunnel).")
+        static let configuration = CommandConfiguration(
+            abstract: "Dry run: print exactly what would be used (dockerfile, run, nginx, tunnel), or the Kubernetes manifests.",
+            discussion: "builder print kubernetes writes every manifest to stdout; with --kustomize DIR it writes a kustomize base instead (kubectl apply -k DIR).")
         @OptionGroup var deployment: DeploymentOptions
         @OptionGroup var image: ImageOptions
 
-        @Argument(help: "dockerfile | run | nginx | tunnel")
+        @Argument(help: "dockerfile | run | nginx | tunnel | kubernetes")
         var what: Printable
 
+        @OptionGroup(title: "Kubernetes") var kubernetes: KubernetesArguments
+
         enum Printable: String, ExpressibleByArgument, CaseIterable {
-            case dockerfile, run, nginx, tunnel
+            case dockerfile, run, nginx, tunnel, kubernetes
         }
 
         func run() async throws {
@@ -241,6 +245,8 @@ extension BuilderCommand {
                 for argv in [commands.run(useGVisor: gVisor), commands.runIngress(useGVisor: gVisor)].compactMap({ $0 }) {
                     print(ShellQuoting.join(argv))
                 }
+            case .kubernetes:
+                try kubernetes.render(workspace: workspace)
             case .nginx, .tunnel:
                 let files = FrontFiles(spec: workspace.spec).files.filter { $0.0.hasPrefix(what == .nginx ? "nginx/" : "tunnel/") }
                 guard !files.isEmpty else {

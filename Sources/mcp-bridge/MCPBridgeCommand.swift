@@ -143,8 +143,15 @@ struct MCPBridgeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Relay raw bytes from LISTEN to TARGET, each unix:/PATH or HOST:PORT (repeatable; MCP_BRIDGE_RELAY adds one). With no MCP server command the bridge only relays: the ingress of a sandbox without a network.", valueName: "LISTEN,TARGET"))
     var relay: [String] = []
 
-    @Flag(help: "Probe GET /readyz on 127.0.0.1:--port and exit 0 if it answers 200, 1 otherwise (for container HEALTHCHECKs: unhealthy when the MCP server cannot start).")
+    @Flag(help: "Probe GET /readyz (or --healthcheck-path) on 127.0.0.1:--port and exit 0 if it answers 200, 1 otherwise (for container HEALTHCHECKs: unhealthy when the MCP server cannot start).")
     var healthcheck = false
+
+    @Option(help: ArgumentHelp("The path --healthcheck probes: /readyz, or /healthz for liveness alone (a Kubernetes livenessProbe).", valueName: "path"))
+    var healthcheckPath: HealthPath = .readyz
+
+    enum HealthPath: String, ExpressibleByArgument, CaseIterable {
+        case readyz = "/readyz", healthz = "/healthz"
+    }
 
     @Argument(parsing: .postTerminator, help: ArgumentHelp("The MCP server command and its arguments, after --.", valueName: "command"))
     var command: [String] = []
@@ -241,7 +248,7 @@ struct MCPBridgeCommand: AsyncParsableCommand {
             return
         }
         if healthcheck {
-            throw HealthProbe.isHealthy(port: port, path: "/readyz") ? ExitCode.success : ExitCode.failure
+            throw HealthProbe.isHealthy(port: port, path: healthcheckPath.rawValue) ? ExitCode.success : ExitCode.failure
         }
         let level = logLevel
         switch logFormat {

@@ -63,6 +63,23 @@ def test_child_that_cannot_start_gives_502_and_readyz_503(bridge_factory):
     assert httpx.get(bridge.sse_url).status_code == 502
 
 
+def test_the_healthcheck_probe_tells_liveness_from_readiness(bridge_factory):
+    """`--healthcheck` (readiness, the images' HEALTHCHECK) fails for a command that cannot start,
+    while `--healthcheck-path /healthz` (a Kubernetes livenessProbe) passes: the bridge is alive."""
+    import subprocess
+    from conftest import BRIDGE
+    bridge = bridge_factory(child=["/nonexistent/mcp-server"])
+    port = bridge.base.rsplit(":", 1)[1]
+    probe = [str(BRIDGE), "--healthcheck", "--port", port]
+    assert subprocess.run(probe, timeout=10).returncode == 1
+    assert subprocess.run([*probe, "--healthcheck-path", "/readyz"], timeout=10).returncode == 1
+    assert subprocess.run([*probe, "--healthcheck-path", "/healthz"], timeout=10).returncode == 0
+    refused = subprocess.run([*probe, "--healthcheck-path", "/metrics"], capture_output=True, text=True, timeout=10)
+    assert refused.returncode != 0 and "/healthz" in refused.stderr
+    bridge.stop()
+    assert subprocess.run([*probe, "--healthcheck-path", "/healthz"], timeout=10).returncode == 1
+
+
 def test_child_that_exits_at_once_fails_initialize_with_an_error(bridge_factory):
     bridge = bridge_factory(child=[str(SERVER_PYTHON), "-c", "import sys; sys.exit(7)"])
     reply = httpx.post(bridge.mcp_url, json=initialize_body(), headers={"Accept": "application/json"}, timeout=20)

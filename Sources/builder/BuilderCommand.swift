@@ -228,6 +228,12 @@ extension BuilderCommand {
             case dockerfile, run, nginx, tunnel, kubernetes
         }
 
+        func validate() throws {
+            if what != .kubernetes, let flag = kubernetes.given.first {
+                throw ValidationError("\(flag) applies to builder print kubernetes only")
+            }
+        }
+
         func run() async throws {
             let workspace = try deployment.load()
             switch what {

@@ -28,6 +28,14 @@ struct KubernetesArguments: ParsableArguments {
     @Flag(help: "With --kustomize, replace an existing folder.")
     var force = false
 
+    /// The flags given, for refusing them where they mean nothing.
+    var given: [String] {
+        [("--namespace", namespace != "mcp-sandbox"), ("--create-namespace", createNamespace), ("--image", image != nil),
+         ("--ingress-host", ingressHost != nil), ("--ingress-class", ingressClass != "nginx"),
+         ("--ingress-tls-secret", ingressTLSSecret != nil), ("--kustomize", kustomize != nil), ("--force", force)]
+            .filter(\.1).map(\.0)
+    }
+
     func render(workspace: Workspace) throws {
         var options = KubernetesOptions()
         options.namespace = namespace

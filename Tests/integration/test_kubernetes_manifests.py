@@ -169,5 +169,9 @@ def test_refusals_name_the_flag_or_setting_and_print_nothing(tmp_path):
     assert refused.returncode != 0 and refused.stdout == "" and "--ingress-host" in refused.stderr and "MCP_EXPOSE=nginx" in refused.stderr
     underscore = render(tmp_path / "b", GOLDEN_ENV.replace("MCP_NAME=time", "MCP_NAME=my_time"), check=False)
     assert underscore.returncode != 0 and underscore.stdout == "" and "MCP_NAME" in underscore.stderr
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / ".env").write_text(GOLDEN_ENV)
+    elsewhere = subprocess.run([str(BUILDER), "print", "dockerfile", "--namespace", "team"], cwd=tmp_path / "d", capture_output=True, text=True)
+    assert elsewhere.returncode != 0 and elsewhere.stdout == "" and "--namespace applies to builder print kubernetes only" in elsewhere.stderr
     missing = render(tmp_path / "c", GOLDEN_ENV + "MCP_TLS_CERT_FILE=/nonexistent/cert.pem\nMCP_TLS_KEY_FILE=/nonexistent/key.pem\n", check=False)
     assert missing.returncode != 0 and missing.stdout == "" and "MCP_TLS_CERT_FILE" in missing.stderr

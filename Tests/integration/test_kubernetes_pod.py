@@ -11,11 +11,14 @@ import httpx
 import pytest
 
 from conftest import ACCEPT_BOTH, initialize_body, open_session, text_of
-from docker_support import Deployment, docker, ensure_base_image, require_docker
+from docker_support import Deployment, TUNNEL_BASE_IMAGE, docker, ensure_base_image, ensure_tunnel_base_image, require_docker
 from kube_support import PodEmulation, find, render
 
 pytestmark = pytest.mark.anyio
 GREETING = "hello from a Kubernetes Secret"
+PINGGY_SECRET = "pinggy-account-secret-for-the-pod-0123"
+SERVED = ["local", "nginx"]
+EVERY = ["local", "nginx", "pinggy"]
 
 
 def processes(container: str, user: str) -> list[dict]:
@@ -33,19 +36,24 @@ def processes(container: str, user: str) -> list[dict]:
     return found
 
 
-@pytest.fixture(scope="module", params=["local", "nginx"])
+@pytest.fixture(scope="module")
 def pod(request):
+    """The pod of a deployment with the exposure the test asks for (pinggy: a stand-in agent)."""
     require_docker()
     ensure_base_image()
     exposure = request.param
-    port = 18611 if exposure == "local" else 18612
-    made = Deployment(f"k8s{exposure}", port, {"MCP_EXPOSE": exposure, "SERVER_ENV_GREETING": f'"{GREETING}"'})
+    port = {"local": 18611, "nginx": 18612, "pinggy": 18613}[exposure]
+    settings = {"MCP_EXPOSE": exposure, "SERVER_ENV_GREETING": f'"{GREETING}"'}
+    if exposure == "pinggy":
+        ensure_tunnel_base_image()
+        settings |= {"MCP_BASE_IMAGE": TUNNEL_BASE_IMAGE, "MCP_PINGGY_TOKEN": PINGGY_SECRET, "MCP_PINGGY_HOST": "127.0.0.1"}
+    made = Deployment(f"k8s{exposure}", port, settings)
     emulation = None
     try:
         made.build()
         documents = render(made.dir, "--image", f"mcp-sandbox/k8s{exposure}:latest")
-        container_port = 8000 if exposure == "local" else 8443
-        emulation = PodEmulation(documents, f"k8s{exposure}-pod", (port, container_port))
+        container_port = {"local": 8000, "nginx": 8443, "pinggy": None}[exposure]
+        emulation = PodEmulation(documents, f"k8s{exposure}-pod", (port, container_port) if container_port else None)
         emulation.documents = documents
         emulation.token = made.token
         emulation.exposure = exposure
@@ -63,6 +71,7 @@ def pod(request):
         made.down()
 
 
+@pytest.mark.parametrize("pod", SERVED, indirect=True)
 @pytest.mark.parametrize("transport", ["streamable", "sse"])
 async def test_the_sdk_reaches_the_server_through_the_pods_front(pod, transport):
     url = pod.base + ("/mcp" if transport == "streamable" else "/sse")
@@ -73,12 +82,14 @@ async def test_the_sdk_reaches_the_server_through_the_pods_front(pod, transport)
     assert refused.status_code == 401
 
 
+@pytest.mark.parametrize("pod", EVERY, indirect=True)
 def test_every_probe_of_both_containers_passes(pod):
     for container in pod.pod["containers"]:
         for kind in ("startupProbe", "livenessProbe", "readinessProbe"):
             assert pod.probe(container, kind), f"{container['name']} {kind} failed\n{pod.logs()}"
 
 
+@pytest.mark.parametrize("pod", SERVED, indirect=True)
 async def test_two_identities_no_capability_and_the_token_only_in_the_front(pod):
     # One session open, so the server container runs an MCP server process too.
     async with open_session(pod.base + "/mcp", "streamable", headers={"Authorization": f"Bearer {pod.token}"}, ca_file=pod.ca_file) as session:
@@ -104,6 +115,7 @@ async def test_two_identities_no_capability_and_the_token_only_in_the_front(pod)
     assert "0100007F:1F41" in listening and "00000000:1F41" not in listening
 
 
+@pytest.mark.parametrize("pod", EVERY, indirect=True)
 def test_the_secrets_are_files_referenced_by_name_never_values_in_the_deployment(pod):
     deployment = find(pod.documents, "Deployment")
     text = str(deployment)
@@ -113,3 +125,18 @@ def test_the_secrets_are_files_referenced_by_name_never_values_in_the_deployment
     assert pod.token in base64.b64decode(front["data"]["env"]).decode()
     assert GREETING in base64.b64decode(server["data"]["env"]).decode()
     assert pod.token not in base64.b64decode(server["data"]["env"]).decode()
+
+
+@pytest.mark.parametrize("pod", ["pinggy"], indirect=True)
+def test_the_tunnel_agent_runs_in_the_front_and_gets_its_secret_on_stdin(pod):
+    front = processes(pod.name("front"), "10001:10001")
+    agents = [p for p in front if "/etc/mcp-sandbox/tunnel/start" in p["command"] or p["command"].startswith("sleep")]
+    assert agents and all(p["uid"] == "10001" and p["capabilities"] == "0000000000000000" for p in agents), front
+    # The agent's credential is in no process environment of either container.
+    server = processes(pod.name("server"), "10002:10002")
+    assert all(PINGGY_SECRET not in p["environment"] for p in front + server)
+    assert PINGGY_SECRET in base64.b64decode(find(pod.documents, "Secret", "mcp-k8spinggy-front")["data"]["env"]).decode()
+    # A tunnel exposure has no Service and admits no inbound connection.
+    assert not [d for d in pod.documents if d["kind"] == "Service"]
+    ingress = find(pod.documents, "NetworkPolicy", "mcp-k8spinggy-ingress")
+    assert ingress["spec"]["ingress"] == []

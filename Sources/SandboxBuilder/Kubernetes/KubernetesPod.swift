@@ -26,9 +26,10 @@ public struct KubernetesPod: Sendable {
     public static let secretReaderGroup = 10003
     public static let bridgePath = "/usr/local/bin/mcp-bridge"
     static let secretsFileMode = 0o440
-    /// The front's resources: the bridge, nginx or the tunnel agent, and one small
-    /// `mcp-bridge connect` per open session.
-    public static let frontMemory = "256Mi"
+    /// The front's resources: the bridge, nginx or the tunnel agent, and one
+    /// `mcp-bridge connect` per open session (about 1.8 MiB of its own memory each, measured
+    /// with 20 sessions), for the bridge's default 100 sessions.
+    public static let frontMemory = "384Mi"
     public static let frontCPU = "250m"
 
     /// The front identity and the server identity, as in `DeploymentSpec`.

@@ -148,45 +148,36 @@ public struct KubernetesManifests: Sendable {
         ])
     }
 
-    private func object(_ apiVersion: String, _ kind: String, _ name: String, namespaced: Bool = true,
-                        _ body: [(String, YAMLValue)]) -> YAMLValue {
-        var metadata: [(String, YAMLValue)] = [("name", .string(name))]
-        if namespaced { metadata.append(("namespace", .string(options.namespace))) }
-        metadata.append(("labels", labels))
+    private func object(_ apiVersion: String, _ kind: String, _ name: String, _ body: [(String, YAMLValue)]) -> YAMLValue {
+        let metadata: [(String, YAMLValue)] = [("name", .string(name)), ("namespace", .string(options.namespace)), ("labels", labels)]
         return .mapping([("apiVersion", .string(apiVersion)), ("kind", .string(kind)), ("metadata", .mapping(metadata))] + body)
+    }
+
+    /// A cluster-scoped object (or the namespace itself), which other deployments share: labelled
+    /// as mcp-sandbox's, not as this deployment's.
+    private func shared(_ apiVersion: String, _ kind: String, _ name: String, extraLabels: [(String, YAMLValue)] = [],
+                        _ body: [(String, YAMLValue)] = []) -> YAMLValue {
+        let labels: [(String, YAMLValue)] = [
+            ("app.kubernetes.io/part-of", .string("mcp-sandbox")),
+            ("app.kubernetes.io/managed-by", .string("mcp-sandbox-builder")),
+        ] + extraLabels
+        return .mapping([
+            ("apiVersion", .string(apiVersion)), ("kind", .string(kind)),
+            ("metadata", .mapping([("name", .string(name)), ("labels", .mapping(labels))])),
+        ] + body)
     }
 
     /// The namespace, enforcing the "restricted" Pod Security Standard the pod meets.
     private var namespace: YAMLValue {
-        .mapping([
-            ("apiVersion", .string("v1")),
-            ("kind", .string("Namespace")),
-            ("metadata", .mapping([
-                ("name", .string(options.namespace)),
-                ("labels", .mapping([
-                    ("app.kubernetes.io/part-of", .string("mcp-sandbox")),
-                    ("app.kubernetes.io/managed-by", .string("mcp-sandbox-builder")),
-                    ("pod-security.kubernetes.io/enforce", .string("restricted")),
-                    ("pod-security.kubernetes.io/enforce-version", .string("latest")),
-                ])),
-            ])),
+        shared("v1", "Namespace", options.namespace, extraLabels: [
+            ("pod-security.kubernetes.io/enforce", .string("restricted")),
+            ("pod-security.kubernetes.io/enforce-version", .string("latest")),
         ])
     }
 
     /// Cluster-wide: gVisor's `runsc` handler, which the nodes' container runtime must have.
     private var runtimeClass: YAMLValue {
-        .mapping([
-            ("apiVersion", .string("node.k8s.io/v1")),
-            ("kind", .string("RuntimeClass")),
-            ("metadata", .mapping([
-                ("name", .string(Self.runtimeClassName)),
-                ("labels", .mapping([
-                    ("app.kubernetes.io/part-of", .string("mcp-sandbox")),
-                    ("app.kubernetes.io/managed-by", .string("mcp-sandbox-builder")),
-                ])),
-            ])),
-            ("handler", .string("runsc")),
-        ])
+        shared("node.k8s.io/v1", "RuntimeClass", Self.runtimeClassName, [("handler", .string("runsc"))])
     }
 
     private func secret(_ name: String, _ data: [String: [UInt8]], type: String = "Opaque") -> YAMLValue {

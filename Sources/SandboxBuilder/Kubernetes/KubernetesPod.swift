@@ -101,14 +101,7 @@ public struct KubernetesPod: Sendable {
             mounts.append(Self.mount("front-tls", "/var/lib/mcp-sandbox/tls"))
             if names.userTLSSecret != nil { mounts.append(Self.mount("user-tls", "/etc/mcp-sandbox/user-tls", readOnly: true)) }
         }
-        var container: [(String, YAMLValue)] = [
-            ("name", .string("front")),
-            ("image", .string(image)),
-            ("imagePullPolicy", .string("Always")),
-            ("command", .sequence([.string(Self.bridgePath)])),
-            ("args", .sequence(frontArguments.map(YAMLValue.string))),
-            ("env", .sequence(environment)),
-        ]
+        var container = Self.bridgeContainer("front", image: image, arguments: frontArguments, environment: environment)
         if let port = frontPort {
             container.append(("ports", .sequence([.mapping([
                 ("name", .string(port.name)), ("containerPort", .integer(port.number)), ("protocol", .string("TCP")),
@@ -134,13 +127,8 @@ public struct KubernetesPod: Sendable {
             ]
             mounts.append(Self.mount("server-secrets", DeploymentSpec.secretsDirectory, readOnly: true))
         }
-        var container: [(String, YAMLValue)] = [
-            ("name", .string("server")),
-            ("image", .string(image)),
-            ("imagePullPolicy", .string("Always")),
-            ("command", .sequence([.string(Self.bridgePath)])),
-            ("args", .sequence(serverArguments.map(YAMLValue.string))),
-            ("env", .sequence(environment)),
+        var container = Self.bridgeContainer("server", image: image, arguments: serverArguments, environment: environment)
+        container += [
             ("securityContext", Self.securityContext(Self.serverIdentity)),
             ("resources", Self.resources(memory: KubernetesQuantity.memory(spec.memory), cpu: KubernetesQuantity.cpu(spec.cpus))),
         ]
@@ -149,6 +137,18 @@ public struct KubernetesPod: Sendable {
             readiness: Self.execProbe(port: Self.serverBridgePort, path: "/readyz"))
         container.append(("volumeMounts", .sequence(mounts)))
         return .mapping(container)
+    }
+
+    /// Both containers run the image's bridge, pulled by digest or tag on every start.
+    private static func bridgeContainer(_ name: String, image: String, arguments: [String], environment: [YAMLValue]) -> [(String, YAMLValue)] {
+        [
+            ("name", .string(name)),
+            ("image", .string(image)),
+            ("imagePullPolicy", .string("Always")),
+            ("command", .sequence([.string(bridgePath)])),
+            ("args", .sequence(arguments.map(YAMLValue.string))),
+            ("env", .sequence(environment)),
+        ]
     }
 
     /// Liveness on `/healthz`, readiness on `/readyz`; HTTP where the front port is plain or

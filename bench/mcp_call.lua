@@ -2,7 +2,8 @@
 -- of every reply: HTTP 200, a result (no error), and the echoed text matching the reply's id,
 -- so a reply delivered to the wrong request counts as wrong.
 -- Environment: MCP_SESSION (Mcp-Session-Id, optional), MCP_PATH (default /mcp),
--- MCP_CHECK=strict|status (status: for the fixed-body nginx floor).
+-- MCP_CHECK=strict|status (status: for the fixed-body nginx floor), MCP_TOKEN (a bearer token,
+-- for the nginx front).
 
 local threads = {}
 local next_thread = 0
@@ -23,6 +24,8 @@ function init(args)
     wrk.headers["Accept"] = "application/json, text/event-stream"
     local session = os.getenv("MCP_SESSION")
     if session and session ~= "" then wrk.headers["Mcp-Session-Id"] = session end
+    local token = os.getenv("MCP_TOKEN")
+    if token and token ~= "" then wrk.headers["Authorization"] = "Bearer " .. token end
 end
 
 function request()

@@ -86,6 +86,14 @@ import Testing
         }
     }
 
+    @Test func theLocalTagIsNeverPulledARegistryImageAlways() throws {
+        let spec = try Self.spec(runtime: .runc, exposure: .local, network: .isolated)
+        let local = try KubernetesManifests(spec: spec, options: KubernetesOptions()).text
+        #expect(local.contains("image: mcp-sandbox/time:latest") && local.contains("imagePullPolicy: Never") && !local.contains("imagePullPolicy: Always"))
+        let pulled = try KubernetesManifests(spec: spec, options: Self.options(.local)).text
+        #expect(pulled.contains("image: \(Self.image)") && pulled.contains("imagePullPolicy: Always") && !pulled.contains("imagePullPolicy: Never"))
+    }
+
     @Test func refusalsNameTheSettingOrFlag() throws {
         let local = try Self.spec(runtime: .runc, exposure: .local, network: .isolated)
         var options = KubernetesOptions()

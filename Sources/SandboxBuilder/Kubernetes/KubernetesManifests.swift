@@ -198,7 +198,7 @@ public struct KubernetesManifests: Sendable {
                 ("selector", .mapping([("matchLabels", selector)])),
                 ("template", .mapping([
                     ("metadata", .mapping([("labels", labels)])),
-                    ("spec", pod.template(image: image)),
+                    ("spec", pod.template(image: options.image.map(KubernetesPod.ImageSource.registry) ?? .local(spec.imageTag))),
                 ])),
             ])),
         ])

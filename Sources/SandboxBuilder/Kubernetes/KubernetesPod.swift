@@ -67,8 +67,27 @@ public struct KubernetesPod: Sendable {
         return argv + ["--"] + spec.command
     }
 
+    /// Where the image comes from: a registry reference is pulled on every start (by digest that
+    /// costs nothing); the local tag of `builder build` is never pulled, since a registry could
+    /// serve a stranger's image under that name.
+    public enum ImageSource: Sendable {
+        case registry(String)
+        case local(String)
+
+        var reference: String {
+            switch self {
+            case .registry(let reference), .local(let reference): return reference
+            }
+        }
+
+        var pullPolicy: String {
+            if case .registry = self { return "Always" }
+            return "Never"
+        }
+    }
+
     /// The pod template's `spec`.
-    public func template(image: String) -> YAMLValue {
+    public func template(image: ImageSource) -> YAMLValue {
         var pod: [(String, YAMLValue)] = [
             ("serviceAccountName", .string(names.serviceAccount)),
             ("automountServiceAccountToken", .boolean(false)),
@@ -89,7 +108,7 @@ public struct KubernetesPod: Sendable {
         return .mapping(pod)
     }
 
-    private func front(image: String) -> YAMLValue {
+    private func front(image: ImageSource) -> YAMLValue {
         let environment = Self.noIdentitySwitch + [Self.variable("MCP_BRIDGE_SECRETS_FILE", DeploymentSpec.secretsFile)]
         var mounts: [YAMLValue] = [
             Self.mount("front-tmp", "/tmp"),
@@ -116,7 +135,7 @@ public struct KubernetesPod: Sendable {
         return .mapping(container)
     }
 
-    private func server(image: String) -> YAMLValue {
+    private func server(image: ImageSource) -> YAMLValue {
         var environment = Self.noIdentitySwitch
         var mounts = [Self.mount("server-tmp", "/tmp")]
         if names.serverSecret != nil {
@@ -139,12 +158,12 @@ public struct KubernetesPod: Sendable {
         return .mapping(container)
     }
 
-    /// Both containers run the image's bridge, pulled by digest or tag on every start.
-    private static func bridgeContainer(_ name: String, image: String, arguments: [String], environment: [YAMLValue]) -> [(String, YAMLValue)] {
+    /// Both containers run the image's bridge.
+    private static func bridgeContainer(_ name: String, image: ImageSource, arguments: [String], environment: [YAMLValue]) -> [(String, YAMLValue)] {
         [
             ("name", .string(name)),
-            ("image", .string(image)),
-            ("imagePullPolicy", .string("Always")),
+            ("image", .string(image.reference)),
+            ("imagePullPolicy", .string(image.pullPolicy)),
             ("command", .sequence([.string(bridgePath)])),
             ("args", .sequence(arguments.map(YAMLValue.string))),
             ("env", .sequence(environment)),

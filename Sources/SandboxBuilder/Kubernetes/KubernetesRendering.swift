@@ -37,7 +37,7 @@ public enum KubernetesRendering {
     static func notes(_ manifests: KubernetesManifests) -> [String] {
         var notes: [String] = []
         if manifests.options.image == nil {
-            notes.append("the pod pulls \(manifests.image), the local tag of builder build: push the image to a registry the cluster reaches and pass --image REGISTRY/NAME@sha256:DIGEST")
+            notes.append("the pod uses \(manifests.image), the local tag of builder build, and never pulls it (imagePullPolicy: Never; a registry could serve another image under that name): load it into the nodes, or push it to a registry the cluster reaches and pass --image REGISTRY/NAME@sha256:DIGEST")
         }
         switch manifests.spec.containerRuntime {
         case .runsc:

@@ -48,10 +48,13 @@ public struct DeploymentSpec: Sendable, Equatable {
 
     /// The front's identity: the bridge, nginx and tunnel agents, which hold the secrets. The
     /// ingress container runs as this user too.
-    public static let containerUser = "10001:10001"
+    public static let frontIdentity = ProcessIdentity(uid: 10001, gid: 10001)
     /// The MCP server's identity: every child of the bridge, with no capability and no group of
     /// the front's.
-    public static let serverUser = "10002:10002"
+    public static let serverIdentity = ProcessIdentity(uid: 10002, gid: 10002)
+    /// The identities as docker's `--user` and the bridge's `--user`/`--child-user` take them.
+    public static var containerUser: String { frontIdentity.description }
+    public static var serverUser: String { serverIdentity.description }
     /// The server container starts as root only so the bridge can start children as
     /// `serverUser`: PID 1 drops to `containerUser` at once, and the bridge keeps just these.
     public static let bridgeCapabilities = ["SETUID", "SETGID", "KILL"]

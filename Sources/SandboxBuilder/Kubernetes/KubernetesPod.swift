@@ -1,3 +1,5 @@
+import MCPBridge
+
 /// The pod of one deployment. Docker runs the bridge as root only long enough to split two
 /// identities inside one container; a pod has containers for that, so no process ever needs a
 /// capability or root (the "restricted" Pod Security Standard holds):
@@ -31,15 +33,6 @@ public struct KubernetesPod: Sendable {
     /// with 20 sessions), for the bridge's default 100 sessions.
     public static let frontMemory = "384Mi"
     public static let frontCPU = "250m"
-
-    /// The front identity and the server identity, as in `DeploymentSpec`.
-    static var frontIdentity: (uid: Int, gid: Int) { identity(DeploymentSpec.containerUser) }
-    static var serverIdentity: (uid: Int, gid: Int) { identity(DeploymentSpec.serverUser) }
-
-    private static func identity(_ text: String) -> (uid: Int, gid: Int) {
-        let parts = text.split(separator: ":").compactMap { Int($0) }
-        return (parts.first ?? 0, parts.last ?? 0)
-    }
 
     /// The port the front serves clients on, and its name.
     public var frontPort: (name: String, number: Int)? {
@@ -127,7 +120,7 @@ public struct KubernetesPod: Sendable {
             ])])))
         }
         container += [
-            ("securityContext", Self.securityContext(Self.frontIdentity)),
+            ("securityContext", Self.securityContext(DeploymentSpec.frontIdentity)),
             ("resources", Self.resources(memory: Self.frontMemory, cpu: Self.frontCPU)),
         ]
         container += frontProbes
@@ -148,7 +141,7 @@ public struct KubernetesPod: Sendable {
         }
         var container = Self.bridgeContainer("server", image: image, arguments: serverArguments, environment: environment)
         container += [
-            ("securityContext", Self.securityContext(Self.serverIdentity)),
+            ("securityContext", Self.securityContext(DeploymentSpec.serverIdentity)),
             ("resources", Self.resources(memory: KubernetesQuantity.memory(spec.memory), cpu: KubernetesQuantity.cpu(spec.cpus))),
         ]
         container += Self.probes(
@@ -220,10 +213,10 @@ public struct KubernetesPod: Sendable {
         return .mapping(members)
     }
 
-    static func securityContext(_ identity: (uid: Int, gid: Int)) -> YAMLValue {
+    static func securityContext(_ identity: ProcessIdentity) -> YAMLValue {
         .mapping([
-            ("runAsUser", .integer(identity.uid)),
-            ("runAsGroup", .integer(identity.gid)),
+            ("runAsUser", .integer(Int(identity.uid))),
+            ("runAsGroup", .integer(Int(identity.gid))),
             ("runAsNonRoot", .boolean(true)),
             ("readOnlyRootFilesystem", .boolean(true)),
             ("allowPrivilegeEscalation", .boolean(false)),

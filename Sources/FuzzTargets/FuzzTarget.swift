@@ -213,6 +213,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             let allowedCharacters = Set("abcdefghijklmnopqrstuvwxyz0123456789.:[]-")
             precondition(host.lowercased().allSatisfy(allowedCharacters.contains), "an odd Host passed the loopback check")
         }
+        precondition(!RequestGuards.isPlainLoopbackAuthority(host) || guards.isAllowedHostByParsing(host),
+                     "the Host fast path admitted what the parser refuses")
         _ = AcceptedMediaTypes(header: fields.count > 2 ? fields[2] : nil)
         _ = (fields.count > 3 ? fields[3] : "").isJSONMediaType
         _ = RequestGuards.bearerToken(in: fields.last ?? "")

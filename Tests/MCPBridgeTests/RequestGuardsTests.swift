@@ -1,3 +1,4 @@
+import HTTPTypes
 import Testing
 
 @testable import MCPBridge
@@ -38,6 +39,41 @@ import Testing
         }
         #expect(!guards().isAllowedOrigin("http://localhost:3000junk"))
         #expect(guards().isAllowedOrigin("http://localhost:3000"))
+    }
+
+    /// The byte-level fast path for the usual Host values admits only what the parser admits,
+    /// and leaves everything else to it.
+    @Test func theHostFastPathAdmitsOnlyPlainLoopbackAuthorities() {
+        let guards = guards()
+        for host in ["127.0.0.1", "127.0.0.1:8000", "localhost", "localhost:65535", "[::1]", "[::1]:1"] {
+            #expect(RequestGuards.isPlainLoopbackAuthority(host), "\(host)")
+            #expect(guards.isAllowedHostByParsing(host), "\(host)")
+        }
+        let others = ["127.0.0.1.nip.io", "127.0.0.1:", "127.0.0.1:123456", "127.0.0.1:80x", "127.0.0.1:8000 ", "localhost.evil.com",
+                      "localhostx", "[::1]x", "[::1]:80:80", "[::1", " 127.0.0.1", "127.0.0.10", "127.0.0.1:+80", "LOCALHOST", "127.1.2.3", ""]
+        for host in others {
+            #expect(!RequestGuards.isPlainLoopbackAuthority(host), "\(host)")
+        }
+        // What the fast path leaves alone still gets the parser's answer.
+        #expect(guards.isAllowedHost("LOCALHOST:1") && guards.isAllowedHost("127.1.2.3:80"))
+        #expect(!guards.isAllowedHost("127.0.0.10.evil.com") && !guards.isAllowedHost("127.0.0.1:80x"))
+    }
+
+    /// `combinedValue` is what `HTTPFields`' subscript returns, without its generic join.
+    @Test func combinedHeaderValuesMatchTheHTTPTypesSubscript() {
+        var fields = HTTPFields()
+        fields.append(HTTPField(name: .accept, value: "application/json"))
+        fields.append(HTTPField(name: .contentType, value: "application/json"))
+        fields.append(HTTPField(name: .accept, value: "text/event-stream"))
+        fields.append(HTTPField(name: .cookie, value: "a=1"))
+        fields.append(HTTPField(name: .cookie, value: "b=2"))
+        fields.append(HTTPField(name: .accept, value: ""))
+        for name in [HTTPField.Name.accept, .contentType, .cookie, .authorization, .mcpSessionID] {
+            #expect(fields.combinedValue(name) == fields[name], "\(name)")
+        }
+        #expect(fields.combinedValue(.accept) == "application/json, text/event-stream, ")
+        #expect(fields.combinedValue(.cookie) == "a=1; b=2")
+        #expect(fields.combinedValue(.authorization) == nil)
     }
 
     @Test func rebindingHostIsForbiddenOnALoopbackBind() {

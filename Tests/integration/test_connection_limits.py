@@ -92,6 +92,40 @@ def test_a_body_that_stalls_gets_408_and_a_close(bridge_factory):
     assert bridge.wait_for_log("did not arrive within")
 
 
+def test_a_body_that_stalls_on_a_kept_alive_connection_gets_408_on_time(bridge_factory):
+    # One timer serves a connection's deadlines: after a request the idle deadline (30 s) is
+    # in force; the next request's body deadline (1 s) comes earlier and must move the timer.
+    bridge = bridge_factory(args=["--body-timeout", "1s", "--connection-idle-timeout", "30s"])
+    sock = connect(bridge)
+    body = json.dumps(initialize_body()).encode()
+    sock.sendall(request_bytes(body))
+    status, _, _ = read_response(sock)
+    assert status == 200
+    time.sleep(1.5)  # past the first request's body deadline: the timer has slept again
+    started = time.monotonic()
+    sock.sendall(request_bytes(body)[:-10])
+    status, headers, _ = read_response(sock, timeout=8)
+    assert status == 408 and headers["connection"] == "close"
+    assert time.monotonic() - started < 4
+
+
+def test_a_kept_alive_connection_outlives_earlier_deadlines_then_closes_when_idle(bridge_factory):
+    # The first-head deadline (1 s) fires while the idle deadline (3 s) is in force: the
+    # connection stays open until the idle deadline, then closes.
+    bridge = bridge_factory(args=["--header-timeout", "1s", "--connection-idle-timeout", "3s"])
+    sock = connect(bridge)
+    sock.sendall(request_bytes(json.dumps(initialize_body()).encode()))
+    status, headers, _ = read_response(sock)
+    assert status == 200
+    time.sleep(2)
+    sock.sendall(request_bytes(extra=f"Mcp-Session-Id: {headers['mcp-session-id']}\r\n"))
+    status, _, _ = read_response(sock)
+    assert status == 200
+    answered = time.monotonic()
+    assert closed_within(sock, 6)
+    assert 2.5 < time.monotonic() - answered < 5
+
+
 def test_keep_alive_connection_carries_several_requests_then_closes_when_idle(bridge_factory):
     bridge = bridge_factory(args=["--connection-idle-timeout", "1s"])
     sock = connect(bridge)

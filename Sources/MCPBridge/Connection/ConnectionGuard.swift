@@ -23,7 +23,12 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
 
     private let limits: ConnectionLimits
     private let report: LimitReport
-    private var timer: Scheduled<Void>?
+    /// The deadline in force. One timer serves them all: each request moves the deadline (twice),
+    /// and scheduling plus cancelling a task each time cost ~8,800 instructions per request
+    /// (callgrind). The timer is moved only when a deadline comes earlier than it; one that
+    /// fires before the deadline in force sleeps again until it.
+    private var deadline: (kind: Deadline, at: NIODeadline)?
+    private var timer: (task: Scheduled<Void>, at: NIODeadline)?
     /// Request heads read whose response has not ended.
     private var requestsInFlight = 0
     private var readingBody = false
@@ -67,12 +72,12 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        disarm()
+        stopTimer()
         context.fireChannelInactive()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        disarm()
+        stopTimer()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -169,23 +174,43 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
 
     // MARK: Deadlines
 
-    private func arm(_ deadline: Deadline, context: ChannelHandlerContext) {
-        disarm()
+    private func arm(_ kind: Deadline, context: ChannelHandlerContext) {
         let delay: Duration
-        switch deadline {
+        switch kind {
         case .firstHead: delay = limits.headerTimeout
         case .keepAlive: delay = limits.idleTimeout
         case .body: delay = limits.bodyTimeout
         case .shutdown: delay = limits.shutdownDrain
         }
-        timer = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(delay)) { [self] in
-            timer = nil
-            expire(deadline, context: context)
-        }
+        let at = context.eventLoop.now + TimeAmount(delay)
+        deadline = (kind, at)
+        if let timer, timer.at <= at { return }
+        schedule(at: at, context: context)
     }
 
+    private func schedule(at: NIODeadline, context: ChannelHandlerContext) {
+        timer?.task.cancel()
+        let task = context.eventLoop.assumeIsolated().scheduleTask(deadline: at) { [self] in
+            timer = nil
+            guard let deadline else { return }
+            if context.eventLoop.now < deadline.at {
+                schedule(at: deadline.at, context: context)
+            } else {
+                self.deadline = nil
+                expire(deadline.kind, context: context)
+            }
+        }
+        timer = (task, at)
+    }
+
+    /// No deadline until the next `arm`; a pending timer finds none and ends.
     private func disarm() {
-        timer?.cancel()
+        deadline = nil
+    }
+
+    private func stopTimer() {
+        deadline = nil
+        timer?.task.cancel()
         timer = nil
     }
 

@@ -36,7 +36,7 @@ public struct BridgeResponder: HTTPResponder {
     public func respond(to request: Request, context: Context) async throws -> Response {
         let route = self.route(of: request.uri.path)
         var response = await dispatch(request, route: route, context: context)
-        if configuration.cors, let origin = request.headers[.origin], guards.isAllowedOrigin(origin) {
+        if configuration.cors, let origin = request.headers.combinedValue(.origin), guards.isAllowedOrigin(origin) {
             Self.addCORSHeaders(&response.headers, origin: origin)
         }
         metrics.request(path: route.rawValue, method: request.method.rawValue, status: response.status.code)
@@ -44,7 +44,7 @@ public struct BridgeResponder: HTTPResponder {
     }
 
     private func dispatch(_ request: Request, route: Route, context: Context) async -> Response {
-        if case .forbidden(let why) = guards.checkOrigin(host: request.head.authority, origin: request.headers[.origin]) {
+        if case .forbidden(let why) = guards.checkOrigin(host: request.head.authority, origin: request.headers.combinedValue(.origin)) {
             context.logger.notice("request refused", metadata: ["reason": "\(why)"])
             return Reply.jsonRPCError(.forbidden, code: .serverError, message: "Forbidden: \(why)")
         }
@@ -66,7 +66,7 @@ public struct BridgeResponder: HTTPResponder {
         default:
             break
         }
-        if case .unauthorized(let presented) = guards.checkAuthorization(request.headers[.authorization]) {
+        if case .unauthorized(let presented) = guards.checkAuthorization(request.headers.combinedValue(.authorization)) {
             let challenge = presented ? #"Bearer realm="mcp", error="invalid_token""# : #"Bearer realm="mcp""#
             return Reply.jsonRPCError(.unauthorized, code: .serverError, message: "Unauthorized: a valid bearer token is required",
                                       headers: [.wwwAuthenticate: challenge])

@@ -38,7 +38,7 @@ struct LegacySSEEndpoint: Sendable {
         guard let session = manager.session(id: sessionID), session.transport == .legacySSE, !session.isEnded else {
             return Reply.jsonRPCError(.notFound, code: .sessionEnded, message: "Session not found; open a new /sse stream")
         }
-        guard request.headers[.contentType]?.isJSONMediaType == true else {
+        guard request.headers.combinedValue(.contentType)?.isJSONMediaType == true else {
             return Reply.jsonRPCError(.badRequest, code: .serverError, message: "Bad Request: Content-Type must be application/json")
         }
         let intake: MessageIntake.Accepted

@@ -22,7 +22,7 @@ enum MessageIntake {
 
     /// Collects the body under `limit` (413 beyond it).
     static func collect(_ request: inout Request, limit: Int) async -> Result<ByteBuffer, Refusal> {
-        if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
+        if let length = request.headers.combinedValue(.contentLength).flatMap(Int.init), length > limit {
             return .failure(Refusal(tooLarge(limit)))
         }
         let body: ByteBuffer

@@ -27,11 +27,11 @@ struct StreamableHTTPEndpoint: Sendable {
 
     private func post(_ request: Request) async -> Response {
         var request = request
-        let accepted = AcceptedMediaTypes(header: request.headers[.accept])
+        let accepted = AcceptedMediaTypes(header: request.headers.combinedValue(.accept))
         guard accepted.json || accepted.eventStream else {
             return Reply.jsonRPCError(.notAcceptable, code: .serverError, message: "Not Acceptable: Accept must admit application/json or text/event-stream")
         }
-        guard request.headers[.contentType]?.isJSONMediaType == true else {
+        guard request.headers.combinedValue(.contentType)?.isJSONMediaType == true else {
             return Reply.jsonRPCError(.unsupportedMediaType, code: .serverError, message: "Unsupported Media Type: Content-Type must be application/json")
         }
         let body: ByteBuffer
@@ -48,7 +48,7 @@ struct StreamableHTTPEndpoint: Sendable {
         case .success(let value): intake = value
         case .failure(let refusal): return refusal.response
         }
-        if request.headers[.mcpSessionID] == nil, case .single(let envelope) = intake.parsed, envelope.kind == .request,
+        if request.headers.combinedValue(.mcpSessionID) == nil, case .single(let envelope) = intake.parsed, envelope.kind == .request,
            !envelope.isInitializeRequest, ModernEndpoint.claims(body: body) {
             // Modern `_meta` without the version header: validation answers −32020.
             return await modern.respond(to: request, body: body)
@@ -56,7 +56,7 @@ struct StreamableHTTPEndpoint: Sendable {
 
         let session: Session
         var responseHeaders: HTTPFields = [:]
-        if let sessionID = request.headers[.mcpSessionID] {
+        if let sessionID = request.headers.combinedValue(.mcpSessionID) {
             guard let existing = manager.session(id: sessionID), !existing.isEnded else { return Self.sessionNotFound }
             if intake.parsed.envelopes.contains(where: \.isInitializeRequest) {
                 return Reply.jsonRPCError(.badRequest, code: .invalidRequest, message: "Invalid Request: this session is already initialized")
@@ -150,11 +150,11 @@ struct StreamableHTTPEndpoint: Sendable {
     // MARK: GET and DELETE
 
     private func get(_ request: Request) -> Response {
-        guard AcceptedMediaTypes(header: request.headers[.accept]).eventStream else {
+        guard AcceptedMediaTypes(header: request.headers.combinedValue(.accept)).eventStream else {
             return Reply.jsonRPCError(.notAcceptable, code: .serverError, message: "Not Acceptable: Accept must admit text/event-stream")
         }
         if let refusal = checkProtocolVersionHeader(request) { return refusal }
-        guard let sessionID = request.headers[.mcpSessionID] else { return Self.sessionRequired }
+        guard let sessionID = request.headers.combinedValue(.mcpSessionID) else { return Self.sessionRequired }
         guard let session = manager.session(id: sessionID) else { return Self.sessionNotFound }
         let stream = ClientStream(kind: .standalone, bufferBytes: configuration.sessions.session.streamBufferBytes)
         do {
@@ -169,7 +169,7 @@ struct StreamableHTTPEndpoint: Sendable {
 
     private func delete(_ request: Request) -> Response {
         if let refusal = checkProtocolVersionHeader(request) { return refusal }
-        guard let sessionID = request.headers[.mcpSessionID] else { return Self.sessionRequired }
+        guard let sessionID = request.headers.combinedValue(.mcpSessionID) else { return Self.sessionRequired }
         guard let session = manager.session(id: sessionID), !session.isEnded else { return Self.sessionNotFound }
         session.terminate(reason: "client sent DELETE")
         return Reply.empty(.ok)
@@ -180,7 +180,7 @@ struct StreamableHTTPEndpoint: Sendable {
     /// SH-26: a version header naming a revision this bridge does not speak gets 400 (POSTs
     /// with such a header are the modern endpoint's, which answers −32022 with the list).
     private func checkProtocolVersionHeader(_ request: Request) -> Response? {
-        guard let version = request.headers[.mcpProtocolVersion], ProtocolVersion(rawValue: version) == nil else { return nil }
+        guard let version = request.headers.combinedValue(.mcpProtocolVersion), ProtocolVersion(rawValue: version) == nil else { return nil }
         let supported = ProtocolVersion.allCases.map(\.rawValue).joined(separator: ", ")
         return Reply.jsonRPCError(.badRequest, code: .serverError, message: "Bad Request: Unsupported protocol version: \(version) (supported: \(supported))")
     }

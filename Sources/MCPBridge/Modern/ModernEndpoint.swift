@@ -13,8 +13,8 @@ struct ModernEndpoint: Sendable {
     /// With a session id, only 2026-07-28 itself counts: an unknown version there is a session
     /// client's mistake, answered by the session path (400, with its supported versions).
     static func claims(_ headers: HTTPFields) -> Bool {
-        guard let version = headers[.mcpProtocolVersion], !ModernProtocol.isLegacy(version: version) else { return false }
-        return headers[.mcpSessionID] == nil || version == ModernProtocol.version
+        guard let version = headers.combinedValue(.mcpProtocolVersion), !ModernProtocol.isLegacy(version: version) else { return false }
+        return headers.combinedValue(.mcpSessionID) == nil || version == ModernProtocol.version
     }
 
     static func claims(body: ByteBuffer) -> Bool {
@@ -107,7 +107,7 @@ struct ModernEndpoint: Sendable {
     private func reply(request: Request, id: JSONValue, stream: ClientStream, longLived: Bool,
                        closed: @escaping @Sendable () -> Void) async -> Response {
         var preamble: ByteBuffer?
-        let accepted = AcceptedMediaTypes(header: request.headers[.accept])
+        let accepted = AcceptedMediaTypes(header: request.headers.combinedValue(.accept))
         if !accepted.eventStream, !longLived {
             // A client that takes only JSON gets the answer alone, whenever it comes.
             defer { closed() }

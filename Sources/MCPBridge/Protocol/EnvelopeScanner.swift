@@ -239,8 +239,9 @@ struct Cursor {
     }
 
     /// Walks an object's members, handing each key to `body` with the cursor on its value.
-    /// `body` must consume exactly that value.
-    mutating func members(_ body: (inout Cursor, String) throws(ScanError) -> Void) throws(ScanError) {
+    /// `body` must consume exactly that value. Without `keys`, keys are validated but handed
+    /// over empty: skipping a value's nested objects needs no `String` per key.
+    mutating func members(keys: Bool = true, _ body: (inout Cursor, String) throws(ScanError) -> Void) throws(ScanError) {
         try expect(UInt8(ascii: "{"))
         depth += 1
         guard depth <= EnvelopeScanner.maximumDepth else { throw .invalid("nesting deeper than \(EnvelopeScanner.maximumDepth)") }
@@ -254,7 +255,13 @@ struct Cursor {
             skipWhitespace()
             guard let quote = peek() else { throw .truncated }
             guard quote == UInt8(ascii: "\"") else { throw .invalid("expected a member name at byte \(index)") }
-            let key = try stringValue()
+            let key: String
+            if keys {
+                key = try stringValue()
+            } else {
+                _ = try string()
+                key = ""
+            }
             try expect(UInt8(ascii: ":"))
             skipWhitespace()
             guard !atEnd else { throw .truncated }
@@ -294,7 +301,7 @@ struct Cursor {
         guard let first = peek() else { throw .truncated }
         switch first {
         case UInt8(ascii: "{"):
-            try members { (cursor, _) throws(ScanError) in try cursor.value() }
+            try members(keys: false) { (cursor, _) throws(ScanError) in try cursor.value() }
         case UInt8(ascii: "["):
             index += 1
             depth += 1

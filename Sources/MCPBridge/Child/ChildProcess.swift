@@ -62,7 +62,8 @@ public final class ChildProcess: Sendable {
     public let command: ChildCommand
     public let limits: ChildLimits
     private let stdin: BoundedQueue<ByteBuffer>
-    private let shutdownRequested = Latch()
+    /// Wakes the shutdown ladder: opened by a shutdown request and when output ends.
+    private let ladderWake = Latch()
     private let outputEnded = Latch()
 
     public init(command: ChildCommand, limits: ChildLimits) {
@@ -79,7 +80,7 @@ public final class ChildProcess: Sendable {
 
     /// Starts the shutdown ladder. Safe to call more than once, before or after exit.
     public func shutDown() {
-        shutdownRequested.open()
+        ladderWake.open()
     }
 
     /// Runs the child until it exits, handing each stdout frame to `onFrame` in order.
@@ -153,12 +154,15 @@ public final class ChildProcess: Sendable {
         logger: Logger, onFrame: @Sendable (LineFramer.Frame) async -> Void
     ) async {
         var attached: [PipeChannel] = []
+        let stderr: any Channel
         do {
-            for (fd, writing) in [(stdinFD, true), (stdoutFD, false), (stderrFD, false)] {
-                // NIO owns the descriptor as soon as the bootstrap takes it, even if that fails.
-                owned.handOver(fd)
-                attached.append(writing ? try await PipeChannel.writing(to: fd) : try await PipeChannel.reading(from: fd))
-            }
+            // NIO owns each descriptor as soon as the bootstrap takes it, even if that fails.
+            owned.handOver(stdinFD)
+            attached.append(try await PipeChannel.writing(to: stdinFD))
+            owned.handOver(stdoutFD)
+            attached.append(try await PipeChannel.reading(from: stdoutFD))
+            owned.handOver(stderrFD)
+            stderr = try await ChildStderrLogger.attach(to: stderrFD, logger: logger)
         } catch {
             logger.error("cannot attach the child's pipes", metadata: ["error": "\(error)"])
             stdin.close()
@@ -168,27 +172,10 @@ public final class ChildProcess: Sendable {
             try? execution.send(signal: .kill, toProcessGroup: true)
             return
         }
-        let channels = (stdin: attached[0], stdout: attached[1], stderr: attached[2])
+        let channels = (stdin: attached[0], stdout: attached[1])
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 try? await channels.stdin.executeThenClose { _, outbound in await self.pumpStdin(into: outbound, logger: logger) }
-            }
-            group.addTask {
-                try? await channels.stderr.executeThenClose { inbound, _ in
-                    // Rate-limited: the child is untrusted and its stderr lands in the bridge log.
-                    let budget = Mutex(LogBudget())
-                    await LineFramer.forEachFrame(of: inbound, limit: 16 << 10, logger: logger) { frame in
-                        switch budget.withLock({ $0.admit(frame.byteCount) }) {
-                        case .drop:
-                            break
-                        case .log(let lines, let bytes):
-                            if lines > 0 {
-                                logger.warning("child stderr over the log budget; lines dropped", metadata: ["lines": "\(lines)", "bytes": "\(bytes)"])
-                            }
-                            logger.info("child stderr", metadata: ["line": "\(frame.logText)"])
-                        }
-                    }
-                }
             }
             group.addTask { await self.runShutdownLadder(execution) }
             try? await channels.stdout.executeThenClose { inbound, _ in
@@ -196,6 +183,7 @@ public final class ChildProcess: Sendable {
             }
             // Output ended: the child is exiting or gone. Make sure its whole group goes too.
             outputEnded.open()
+            ladderWake.open()
             stdin.close()
             await execution.teardown(using: [
                 .send(signal: .terminate, toProcessGroup: true, allowedDurationToNextStep: limits.shutdownGrace)
@@ -203,6 +191,8 @@ public final class ChildProcess: Sendable {
             try? execution.send(signal: .kill, toProcessGroup: true)
             await group.waitForAll()
         }
+        // The group is gone; its last stderr lines are logged when the pipe reaches its end.
+        try? await stderr.closeFuture.get()
     }
 
     private func pumpStdin(into writer: NIOAsyncChannelOutboundWriter<ByteBuffer>, logger: Logger) async {
@@ -225,12 +215,7 @@ public final class ChildProcess: Sendable {
 
     /// Waits for a shutdown request, closes stdin, and escalates if the child lingers.
     private func runShutdownLadder(_ execution: Execution<FileDescriptorInput, FileDescriptorOutput, FileDescriptorOutput>) async {
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.shutdownRequested.wait() }
-            group.addTask { await self.outputEnded.wait() }
-            await group.next()
-            group.cancelAll()
-        }
+        await ladderWake.wait()
         guard !outputEnded.isOpen else { return }
         stdin.finish()
         // Most servers exit on stdin EOF; escalate only if this one does not.

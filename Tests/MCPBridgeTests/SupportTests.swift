@@ -1,4 +1,3 @@
-import Subprocess
 import NIOCore
 import Testing
 
@@ -171,18 +170,5 @@ import Testing
         var budget = LogBudget(bytesPerSecond: 1000, burstBytes: 1000, now: start)
         #expect(budget.admit(600, now: start + .seconds(3600)) != .drop)
         #expect(budget.admit(600, now: start + .seconds(3600)) == .drop)
-    }
-}
-
-@Suite struct ChildEnvironmentReuseTests {
-    /// The environment built for one child is reused for the next only while the variables are
-    /// the same: a changed value is never served from the last build.
-    @Test func theLastEnvironmentIsReusedOnlyForTheSameVariables() {
-        let first = Environment.exactly(["PATH": "/usr/bin", "GREETING": "hello"])
-        #expect(Environment.exactly(["GREETING": "hello", "PATH": "/usr/bin"]) == first)
-        let changed = Environment.exactly(["PATH": "/usr/bin", "GREETING": "bye"])
-        #expect(changed != first)
-        #expect(changed == .custom([Environment.Key(rawValue: "PATH")!: "/usr/bin", Environment.Key(rawValue: "GREETING")!: "bye"]))
-        #expect(Environment.exactly([:]) == .custom([:]))
     }
 }

@@ -6,8 +6,7 @@ import Musl
 import Logging
 import NIOCore
 import NIOPosix
-import Subprocess
-import SystemPackage
+import CPrivileges
 import Synchronization
 
 /// How to start the MCP server behind one session. Arguments are an argv array, never a shell string.
@@ -85,7 +84,8 @@ public final class ChildProcess: Sendable {
 
     /// Runs the child until it exits, handing each stdout frame to `onFrame` in order.
     ///
-    /// swift-subprocess spawns, signals and reaps the process; the three pipes are ours and run
+    /// `SpawnedChild` starts, signals and reaps the process (no task or timer per idle child:
+    /// swift-subprocess kept three tasks and a once-a-second wake-up for each); the pipes run
     /// as NIO channels on the event loops, which read adaptively (no large buffer parked on an
     /// idle pipe) and apply backpressure both ways. `onFrame` is awaited before more output is
     /// read, so a slow HTTP reader slows the child instead of growing the bridge.
@@ -100,56 +100,29 @@ public final class ChildProcess: Sendable {
         } catch {
             return .failedToStart("cannot create pipes: \(error)")
         }
-        // The child's ends go to swift-subprocess, which closes them; ours until NIO takes them.
         let ours = OwnedDescriptors([pipes.stdin.write, pipes.stdout.read, pipes.stderr.read])
-        var platformOptions = PlatformOptions()
-        platformOptions.createSession = true
-        if let user = command.user {
-            // Set in the forked child before exec: groups first, then gid, then uid. The exec as a
-            // non-root uid with an empty ambient set leaves the server no capability at all.
-            platformOptions.supplementaryGroups = []
-            platformOptions.groupID = gid_t(user.gid)
-            platformOptions.userID = uid_t(user.uid)
-        }
-        platformOptions.teardownSequence = [
-            .send(signal: .terminate, toProcessGroup: true, allowedDurationToNextStep: limits.shutdownGrace)
-        ]
-        let environment = Environment.exactly(command.environment)
-        let executable: Executable =
-            command.executable.contains("/") ? .path(FilePath(command.executable)) : .name(command.executable)
-        let configuration = Configuration(
-            executable: executable,
-            arguments: Arguments(command.arguments),
-            environment: environment,
-            workingDirectory: command.workingDirectory.map { FilePath($0) },
-            platformOptions: platformOptions
-        )
+        let theirs = [pipes.stdin.read, pipes.stdout.write, pipes.stderr.write]
+        let child: SpawnedChild
         do {
-            let result = try await Subprocess.run(
-                configuration,
-                input: .fileDescriptor(FileDescriptor(rawValue: pipes.stdin.read), closeAfterSpawningProcess: true),
-                output: .fileDescriptor(FileDescriptor(rawValue: pipes.stdout.write), closeAfterSpawningProcess: true),
-                error: .fileDescriptor(FileDescriptor(rawValue: pipes.stderr.write), closeAfterSpawningProcess: true)
-            ) { execution in
-                started(execution.processIdentifier.value)
-                await self.serve(execution, stdin: pipes.stdin.write, stdout: pipes.stdout.read, stderr: pipes.stderr.read,
-                                 owned: ours, logger: logger, onFrame: onFrame)
-            }
-            switch result.terminationStatus {
-            case .exited(let code): return .exited(code: code)
-            case .signaled(let signal): return .signalled(signal)
-            }
+            child = try SpawnedChild.spawn(command, stdin: pipes.stdin.read, stdout: pipes.stdout.write, stderr: pipes.stderr.write)
         } catch {
+            for fd in theirs { _ = systemClose(fd) }
             stdin.close()
             ours.closeRemaining()
-            return .failedToStart(String(describing: error))
+            return .failedToStart(error.description)
         }
+        // The child has its copies; the bridge keeps only its own ends.
+        for fd in theirs { _ = systemClose(fd) }
+        started(child.pid)
+        await serve(child, stdin: pipes.stdin.write, stdout: pipes.stdout.read, stderr: pipes.stderr.read,
+                    owned: ours, logger: logger, onFrame: onFrame)
+        return await child.reap()
     }
 
     /// Moves bytes between the running child and the session until its output ends, then makes
     /// sure the whole process group is gone.
     private func serve(
-        _ execution: Execution<FileDescriptorInput, FileDescriptorOutput, FileDescriptorOutput>,
+        _ child: SpawnedChild,
         stdin stdinFD: CInt, stdout stdoutFD: CInt, stderr stderrFD: CInt, owned: OwnedDescriptors,
         logger: Logger, onFrame: @Sendable (LineFramer.Frame) async -> Void
     ) async {
@@ -168,8 +141,7 @@ public final class ChildProcess: Sendable {
             stdin.close()
             for channel in attached { try? await channel.channel.close() }
             owned.closeRemaining()
-            await execution.teardown(using: [])
-            try? execution.send(signal: .kill, toProcessGroup: true)
+            child.signalGroup(SIGKILL)
             return
         }
         let channels = (stdin: attached[0], stdout: attached[1])
@@ -177,7 +149,7 @@ public final class ChildProcess: Sendable {
             group.addTask {
                 try? await channels.stdin.executeThenClose { _, outbound in await self.pumpStdin(into: outbound, logger: logger) }
             }
-            group.addTask { await self.runShutdownLadder(execution) }
+            group.addTask { await self.runShutdownLadder(child) }
             try? await channels.stdout.executeThenClose { inbound, _ in
                 await LineFramer.forEachFrame(of: inbound, limit: self.limits.maximumMessageBytes, logger: logger, onFrame)
             }
@@ -185,10 +157,7 @@ public final class ChildProcess: Sendable {
             outputEnded.open()
             ladderWake.open()
             stdin.close()
-            await execution.teardown(using: [
-                .send(signal: .terminate, toProcessGroup: true, allowedDurationToNextStep: limits.shutdownGrace)
-            ])
-            try? execution.send(signal: .kill, toProcessGroup: true)
+            await terminateGroup(of: child)
             await group.waitForAll()
         }
         // The group is gone; its last stderr lines are logged when the pipe reaches its end.
@@ -214,29 +183,41 @@ public final class ChildProcess: Sendable {
     }
 
     /// Waits for a shutdown request, closes stdin, and escalates if the child lingers.
-    private func runShutdownLadder(_ execution: Execution<FileDescriptorInput, FileDescriptorOutput, FileDescriptorOutput>) async {
+    private func runShutdownLadder(_ child: SpawnedChild) async {
         await ladderWake.wait()
         guard !outputEnded.isOpen else { return }
         stdin.finish()
         // Most servers exit on stdin EOF; escalate only if this one does not.
         guard await !outputEnded.wait(timeout: limits.shutdownGrace) else { return }
-        await execution.teardown(using: [
-            .send(signal: .terminate, toProcessGroup: true, allowedDurationToNextStep: limits.shutdownGrace)
-        ])
-        try? execution.send(signal: .kill, toProcessGroup: true)
+        await terminateGroup(of: child)
+    }
+
+    /// SIGTERM to the whole group, the grace period for the leader to end, then SIGKILL to
+    /// whatever of the group is left.
+    private func terminateGroup(of child: SpawnedChild) async {
+        child.signalGroup(SIGTERM)
+        _ = await child.waitForExit(timeout: limits.shutdownGrace)
+        child.signalGroup(SIGKILL)
     }
 }
 
 extension ChildCommand {
+    /// The executable to run: the path as given, or the first match on the child's `PATH`.
+    var resolvedExecutable: String? {
+        if executable.contains("/") { return executable }
+        let path = environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        for directory in path.split(separator: ":") where directory.hasPrefix("/") {
+            let candidate = "\(directory)/\(executable)"
+            if access(candidate, X_OK) == 0 { return candidate }
+        }
+        return nil
+    }
+
     /// Why the executable cannot be found or run, or `nil` if it can.
     public var unresolvableReason: String? {
         if executable.contains("/") {
             return access(executable, X_OK) == 0 ? nil : "\(executable) is not an executable file"
         }
-        let path = environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
-        for directory in path.split(separator: ":") where access("\(directory)/\(executable)", X_OK) == 0 {
-            return nil
-        }
-        return "\(executable) was not found on PATH"
+        return resolvedExecutable == nil ? "\(executable) was not found on PATH" : nil
     }
 }

@@ -7,7 +7,7 @@ import NIOCore
 import NIOPosix
 import Synchronization
 
-/// Both ends of a fresh pipe, close-on-exec (the child gets its end through swift-subprocess).
+/// Both ends of a fresh pipe, close-on-exec (the child gets its end as 0, 1 or 2 from `mcp_spawn`).
 struct PipePair {
     let read: CInt
     let write: CInt
@@ -22,8 +22,8 @@ struct PipePair {
         self.write = write
     }
 
-    /// A close-on-exec pipe (posix_spawn also closes every other descriptor in the child:
-    /// CLOEXEC_DEFAULT).
+    /// A close-on-exec pipe (the spawn also marks every other descriptor close-on-exec in the
+    /// child).
     static func make() throws -> PipePair {
         var fds: [CInt] = [-1, -1]
         guard pipe(&fds) == 0 else { throw Failure(errno: errno) }

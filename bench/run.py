@@ -268,8 +268,14 @@ def open_sessions(url: str, count: int) -> list[str]:
         return [initialize(url, client) for _ in range(count)]
 
 
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def memory(target_factory) -> dict:
-    """Bridge RSS (its own process only) idle, then with 100, 500 and 1,000 open sessions."""
+    """Bridge RSS (its own process only) idle, then with 100, 500 and 1,000 open sessions, and
+    the CPU time the process spends while those 1,000 sessions idle for 5 s."""
     target = target_factory().start()
     try:
         time.sleep(0.5)
@@ -280,6 +286,9 @@ def memory(target_factory) -> dict:
             opened = level
             time.sleep(1.0)
             figures[level] = rss_kib(target.proc.pid)
+        before = cpu_seconds(target.proc.pid)
+        time.sleep(5)
+        figures["idle_cpu_ms"] = (cpu_seconds(target.proc.pid) - before) * 1000
         return figures
     finally:
         target.stop()
@@ -553,6 +562,7 @@ def report(path, args, results, churns, counted, sps, sps_failures, peer_sps, pe
         f"| RSS with 500 open sessions | {bridge_memory[500] / 1024:.1f} MiB | {proxy_memory[500] / 1024:.1f} MiB |",
         f"| RSS with 1,000 open sessions | {bridge_memory[1000] / 1024:.1f} MiB | {proxy_memory[1000] / 1024:.1f} MiB |",
         f"| per idle session (100 → 1,000) | {per_session(bridge_memory):.0f} KiB | {per_session(proxy_memory):.0f} KiB |",
+        f"| CPU time while 1,000 sessions idle for 5 s | {bridge_memory['idle_cpu_ms']:.0f} ms | {proxy_memory['idle_cpu_ms']:.0f} ms |",
         f"| slow reader, {args.burst_mib} MiB burst: RSS growth | {burst['growth_mib']:.1f} MiB ({burst['seconds']:.1f} s, all bytes: {burst['delivered'] == burst['expected']}) | — |",
         f"| cold start to first answered initialize (median of 10) | {start_ms:.1f} ms | — |",
         f"| binary size | {size / 1e6:.1f} MB ({stripped_size / 1e6:.1f} MB stripped) | — (Python) |",

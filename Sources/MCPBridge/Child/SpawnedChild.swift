@@ -63,7 +63,7 @@ struct SpawnedChild: Sendable {
     }
 
     /// How the leader ended, or `nil` while it runs; with `reap` its zombie goes too.
-    func exit(reaping reap: Bool) -> ChildExit? {
+    func ending(reaping reap: Bool) -> ChildExit? {
         var exited: CInt = 0
         var code: CInt = 0
         var signal: CInt = 0
@@ -80,7 +80,7 @@ struct SpawnedChild: Sendable {
         let deadline = ContinuousClock.now + timeout
         var pause = Duration.milliseconds(1)
         while true {
-            if exit(reaping: false) != nil { return true }
+            if ending(reaping: false) != nil { return true }
             let now = ContinuousClock.now
             guard now < deadline else { return false }
             try? await Task.sleep(for: min(pause, deadline - now))
@@ -92,7 +92,7 @@ struct SpawnedChild: Sendable {
     func reap() async -> ChildExit {
         var pause = Duration.milliseconds(1)
         while true {
-            if let exit = exit(reaping: true) { return exit }
+            if let ending = ending(reaping: true) { return ending }
             try? await Task.sleep(for: pause)
             pause = min(pause * 2, .milliseconds(50))
         }

@@ -37,7 +37,7 @@ struct mcp_spawn_request {
     gid_t gid;
 };
 
-/// Starts a process in its own session (vfork-style: the calling thread waits until it has
+/// Starts a process in its own session (by vfork: the calling thread waits until it has
 /// exec'd). Returns 0 with `*pid` set, or an errno value with `*step` naming the call that
 /// failed (in the child before exec, or the spawn itself); a child that failed is reaped.
 int mcp_spawn(const struct mcp_spawn_request *request, pid_t *pid, const char **step);

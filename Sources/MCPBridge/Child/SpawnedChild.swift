@@ -7,7 +7,7 @@ import CPrivileges
 
 /// A running MCP server process, leader of its own session and process group.
 ///
-/// Started by `mcp_spawn` (a vfork-style clone: the bridge's page tables are never copied) and
+/// Started by `mcp_spawn` (`vfork`: the bridge's page tables are never copied) and
 /// watched without a task or timer of its own: a session learns that its child ended from the
 /// end of its stdout, and only then, or while shutting it down, asks the kernel for its state.
 /// Until `reap` the ended leader stays a zombie, so its pid, which is also the group's id, cannot

@@ -8,7 +8,11 @@ import re
 import time
 from pathlib import Path
 
-from conftest import raw_initialize
+import pytest
+
+from conftest import MCP_MAJOR, raw_initialize
+
+pytestmark = pytest.mark.skipif(MCP_MAJOR >= 2, reason="no SDK involved: runs once, in the mcp 1.x pass")
 
 # A minimal MCP server in sh: it reports how it was started on stderr (the descriptors first,
 # before any pipe of its own), answers initialize with the request's own id, then idles.

@@ -75,8 +75,14 @@ struct SpawnedChild: Sendable {
     }
 
     /// Whether the leader ends within `timeout`. Polls: this only runs while the child is being
-    /// shut down, never while a session merely idles.
+    /// shut down, never while a session merely idles. The polling runs in a task of its own,
+    /// which a cancelled caller does not cancel: `Task.sleep` would throw at once, and the loop
+    /// spin on the CPU for the whole grace period.
     func waitForExit(timeout: Duration) async -> Bool {
+        await Task { await pollForExit(timeout: timeout) }.value
+    }
+
+    private func pollForExit(timeout: Duration) async -> Bool {
         let deadline = ContinuousClock.now + timeout
         var pause = Duration.milliseconds(1)
         while true {
@@ -90,11 +96,9 @@ struct SpawnedChild: Sendable {
 
     /// Waits for the leader to end (it has been told to) and reaps it.
     func reap() async -> ChildExit {
-        var pause = Duration.milliseconds(1)
         while true {
             if let ending = ending(reaping: true) { return ending }
-            try? await Task.sleep(for: pause)
-            pause = min(pause * 2, .milliseconds(50))
+            _ = await waitForExit(timeout: .seconds(1))
         }
     }
 }

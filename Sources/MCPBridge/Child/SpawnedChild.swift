@@ -79,16 +79,24 @@ struct SpawnedChild: Sendable {
     /// which a cancelled caller does not cancel: `Task.sleep` would throw at once, and the loop
     /// spin on the CPU for the whole grace period.
     func waitForExit(timeout: Duration) async -> Bool {
+        await waitForExitCountingPolls(timeout: timeout).ended
+    }
+
+    /// `waitForExit`, also saying how often it asked the kernel (tests bound that, rather than
+    /// the process's CPU time, which tests running alongside share).
+    func waitForExitCountingPolls(timeout: Duration) async -> (ended: Bool, polls: Int) {
         await Task { await pollForExit(timeout: timeout) }.value
     }
 
-    private func pollForExit(timeout: Duration) async -> Bool {
+    private func pollForExit(timeout: Duration) async -> (ended: Bool, polls: Int) {
         let deadline = ContinuousClock.now + timeout
         var pause = Duration.milliseconds(1)
+        var polls = 0
         while true {
-            if ending(reaping: false) != nil { return true }
+            polls += 1
+            if ending(reaping: false) != nil { return (true, polls) }
             let now = ContinuousClock.now
-            guard now < deadline else { return false }
+            guard now < deadline else { return (false, polls) }
             try? await Task.sleep(for: min(pause, deadline - now))
             pause = min(pause * 2, .milliseconds(50))
         }

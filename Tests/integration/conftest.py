@@ -30,6 +30,9 @@ SERVER_PYTHON = Path(os.environ.get("MCP_SERVER_PYTHON", sys.executable))
 SERVER_BIN = SERVER_PYTHON.parent
 FIXTURE = [str(SERVER_PYTHON), str(ROOT / "Tests" / "integration" / "fixtures" / "fixture_server.py")]
 MCP_MAJOR = int(importlib.metadata.version("mcp").split(".")[0])
+# For tests whose outcome does not depend on the client SDK (raw HTTP, Docker plumbing, process
+# checks): they run once, in the mcp 1.x pass, instead of twice.
+runs_once = pytest.mark.skipif(MCP_MAJOR >= 2, reason="no SDK involved: runs once, in the mcp 1.x pass")
 
 ACCEPT_BOTH = "application/json, text/event-stream"
 

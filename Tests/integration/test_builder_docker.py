@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import ACCEPT_BOTH, command_lines, initialize_body, open_session, text_of
+from conftest import ACCEPT_BOTH, command_lines, initialize_body, open_session, runs_once, text_of
 from docker_support import Deployment, docker, ensure_base_image, inspect, require_docker, wait_for
 
 pytestmark = pytest.mark.anyio
@@ -64,11 +64,13 @@ async def test_sdk_client_reaches_the_real_server_through_the_published_port(dep
     assert '"timezone": "UTC"' in text_of(result)
 
 
+@runs_once
 def test_the_endpoint_requires_the_token(deployment):
     assert httpx.post(deployment.url + "/mcp", json=initialize_body(), headers={"Accept": ACCEPT_BOTH}).status_code == 401
     assert httpx.get(deployment.url + "/healthz").status_code == 200
 
 
+@runs_once
 def test_docker_inspect_shows_every_hardening_flag(deployment):
     info = inspect("container", deployment.container)
     host = info["HostConfig"]
@@ -94,6 +96,7 @@ def test_docker_inspect_shows_every_hardening_flag(deployment):
     assert network["Options"]["com.docker.network.bridge.enable_icc"] == "false"
 
 
+@runs_once
 def test_inside_the_process_is_unprivileged_and_confined(deployment):
     # PID 1 left root at once and kept nothing.
     status = deployment.exec("grep", "-E", "^(Uid|CapEff|NoNewPrivs)", "/proc/1/status").stdout
@@ -113,6 +116,7 @@ def test_inside_the_process_is_unprivileged_and_confined(deployment):
         marker.unlink()
 
 
+@runs_once
 def test_a_fork_bomb_hits_the_pids_limit_and_the_bridge_survives(deployment):
     bomb = ("import os, time\npids = []\ntry:\n    for _ in range(1000):\n        pid = os.fork()\n"
             "        if pid == 0:\n            time.sleep(5)\n            os._exit(0)\n        pids.append(pid)\n"
@@ -124,6 +128,7 @@ def test_a_fork_bomb_hits_the_pids_limit_and_the_bridge_survives(deployment):
     assert httpx.get(deployment.url + "/healthz").status_code == 200
 
 
+@runs_once
 def test_a_memory_hog_is_killed_by_the_memory_limit_and_the_bridge_survives(deployment):
     hog = "chunks = []\nfor _ in range(40):\n    chunks.append(bytearray(32 << 20))\nprint('survived')"
     result = deployment.exec("python3", "-c", hog, user="10002:10002", timeout=120)
@@ -145,6 +150,7 @@ async def test_server_env_reaches_the_server_exactly_and_the_token_does_not(depl
     assert result.stdout == repr((SECRET.encode(), False)), result.stdout + result.stderr
 
 
+@runs_once
 def test_the_token_is_in_no_image_layer_config_or_host_argv(deployment):
     history = docker("history", "--no-trunc", "mcp-sandbox/e2etime:latest").stdout
     image = docker("image", "inspect", "mcp-sandbox/e2etime:latest").stdout
@@ -160,6 +166,7 @@ def test_the_token_is_in_no_image_layer_config_or_host_argv(deployment):
     assert deployment.token not in deployment.builder(["status"]).stdout
 
 
+@runs_once
 def test_two_deployments_cannot_reach_each_other(deployment):
     other = Deployment("e2eother", 18182)
     try:
@@ -177,6 +184,7 @@ def test_two_deployments_cannot_reach_each_other(deployment):
     assert docker("network", "inspect", "mcp-e2eother-net", check=False).returncode != 0
 
 
+@runs_once
 def test_status_logs_stop_and_start_again(deployment):
     assert "running (healthy)" in deployment.builder(["status"]).stdout
     logs = deployment.builder(["logs", "--tail", "50"])
@@ -189,6 +197,7 @@ def test_status_logs_stop_and_start_again(deployment):
     assert httpx.get(deployment.url + "/healthz").status_code == 200
 
 
+@runs_once
 def test_a_broken_env_file_names_the_line(tmp_path):
     env = tmp_path / ".env"
     env.write_text('MCP_NAME=x\nMCP_AUTH_TOKEN="unterminated\n')
@@ -227,6 +236,7 @@ async def test_nginx_exposure_serves_https_with_the_token_gate(nginx_deployment,
     assert refused.status_code == 401 and refused.headers["www-authenticate"].startswith("Bearer")
 
 
+@runs_once
 def test_nginx_deployment_publishes_only_tls_and_reports_the_fingerprint(nginx_deployment):
     info = inspect("container", nginx_deployment.container)
     assert info["HostConfig"]["PortBindings"] == {"8443/tcp": [{"HostIp": "127.0.0.1", "HostPort": "18443"}]}
@@ -261,6 +271,7 @@ async def test_client_config_pins_the_running_fronts_certificate_and_its_entry_r
     assert code["mcpServers"]["e2enginx"]["type"] == "stdio"
 
 
+@runs_once
 def test_the_certificate_survives_a_restart_and_nginx_death_restarts_the_container(nginx_deployment):
     before = served_certificate(nginx_deployment.port)
     nginx_deployment.builder(["restart"])
@@ -272,6 +283,7 @@ def test_the_certificate_survives_a_restart_and_nginx_death_restarts_the_contain
     assert served_certificate(nginx_deployment.port) == before
 
 
+@runs_once
 def test_a_server_that_cannot_start_leaves_the_container_unhealthy():
     require_docker()
     ensure_base_image()

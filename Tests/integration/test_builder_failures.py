@@ -8,8 +8,10 @@ import socket
 
 import pytest
 
+from conftest import runs_once
 from docker_support import Deployment, docker, ensure_base_image, require_docker
 
+pytestmark = runs_once
 
 def leftovers(name: str) -> dict[str, list[str]]:
     label = f"label=org.mcp-sandbox.deployment={name}"

@@ -12,7 +12,7 @@ import ssl
 import httpx
 import pytest
 
-from conftest import ACCEPT_BOTH, initialize_body, open_session, text_of
+from conftest import ACCEPT_BOTH, initialize_body, open_session, runs_once, text_of
 from docker_support import Deployment, docker, ensure_base_image, inspect, require_docker, wait_for
 
 pytestmark = pytest.mark.anyio
@@ -55,6 +55,7 @@ async def test_the_sdk_reaches_the_server_through_the_ingress(sandbox, transport
     assert '"timezone": "UTC"' in text_of(result)
 
 
+@runs_once
 def test_the_token_is_still_required_behind_the_ingress(sandbox):
     refused = httpx.post(base_url(sandbox) + "/mcp", json=initialize_body(), headers={"Accept": ACCEPT_BOTH}, verify=False)
     assert refused.status_code == 401
@@ -63,6 +64,7 @@ def test_the_token_is_still_required_behind_the_ingress(sandbox):
     assert wrong.status_code == 401
 
 
+@runs_once
 def test_the_server_container_has_no_route_out_and_publishes_nothing(sandbox):
     host = inspect("container", sandbox.container)["HostConfig"]
     assert not host.get("PortBindings")
@@ -101,6 +103,7 @@ def connect_probe(address: str, port: int) -> str:
             "except OSError as error:\n    print('blocked', error)\n")
 
 
+@runs_once
 def test_the_ingress_is_hardened_and_holds_no_secret(sandbox):
     info = inspect("container", ingress(sandbox))
     host = info["HostConfig"]
@@ -120,6 +123,7 @@ def test_the_ingress_is_hardened_and_holds_no_secret(sandbox):
     assert planted.returncode != 0 and "Read-only file system" in planted.stderr
 
 
+@runs_once
 def test_status_stop_start_and_down_cover_the_ingress(sandbox):
     status = sandbox.builder(["status"]).stdout
     assert "running (healthy)" in status and f"ingress:  {ingress(sandbox)} running" in status
@@ -136,6 +140,7 @@ def test_status_stop_start_and_down_cover_the_ingress(sandbox):
     assert wait_for(lambda: httpx.get(base_url(sandbox) + "/readyz", verify=False).status_code == 200, 60)
 
 
+@runs_once
 def test_switching_modes_and_down_leave_nothing_behind():
     require_docker()
     ensure_base_image()

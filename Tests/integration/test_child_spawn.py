@@ -8,11 +8,10 @@ import re
 import time
 from pathlib import Path
 
-import pytest
 
-from conftest import MCP_MAJOR, raw_initialize
+from conftest import raw_initialize, runs_once
 
-pytestmark = pytest.mark.skipif(MCP_MAJOR >= 2, reason="no SDK involved: runs once, in the mcp 1.x pass")
+pytestmark = runs_once
 
 # A minimal MCP server in sh: it reports how it was started on stderr (the descriptors first,
 # before any pipe of its own), answers initialize with the request's own id, then idles.

@@ -10,11 +10,10 @@ import socket
 import threading
 import time
 
-import pytest
 
-from conftest import MCP_MAJOR, initialize_body
+from conftest import initialize_body, runs_once
 
-pytestmark = pytest.mark.skipif(MCP_MAJOR >= 2, reason="raw sockets, no SDK involved: runs once, in the mcp 1.x pass")
+pytestmark = runs_once
 
 PING = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "ping"}).encode()
 

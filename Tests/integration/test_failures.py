@@ -1,7 +1,6 @@
 """Bad children and bad clients: every failure gets a clear answer, nothing hangs, nothing leaks."""
 
 import json
-import os
 import sys
 import threading
 import time
@@ -10,7 +9,7 @@ import httpx
 import pytest
 
 from conftest import (ACCEPT_BOTH, SERVER_PYTHON, initialize_body, open_session, process_exists,
-                      raw_initialize, rss_kib, text_of, wait_until)
+                      raw_initialize, rss_kib, wait_until)
 
 pytestmark = pytest.mark.anyio
 

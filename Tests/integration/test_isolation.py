@@ -1,6 +1,5 @@
 """One child per session, and no message ever reaches another session."""
 
-import os
 from pathlib import Path
 
 import anyio

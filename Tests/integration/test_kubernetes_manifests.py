@@ -14,13 +14,12 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 import yaml
 
-from conftest import MCP_MAJOR, ROOT, require
+from conftest import ROOT, require, runs_once
 from docker_support import BUILDER
 
-pytestmark = pytest.mark.skipif(MCP_MAJOR >= 2, reason="no SDK involved: runs once, in the mcp 1.x pass")
+pytestmark = runs_once
 
 GOLDEN = ROOT / "kubernetes"
 KUBERNETES_VERSION = "1.37.0"

@@ -10,7 +10,7 @@ import ssl
 import httpx
 import pytest
 
-from conftest import ACCEPT_BOTH, initialize_body, open_session, text_of
+from conftest import ACCEPT_BOTH, initialize_body, open_session, runs_once, text_of
 from docker_support import Deployment, TUNNEL_BASE_IMAGE, docker, ensure_base_image, ensure_tunnel_base_image, require_docker
 from kube_support import PodEmulation, find, render
 
@@ -83,6 +83,7 @@ async def test_the_sdk_reaches_the_server_through_the_pods_front(pod, transport)
 
 
 @pytest.mark.parametrize("pod", EVERY, indirect=True)
+@runs_once
 def test_every_probe_of_both_containers_passes(pod):
     for container in pod.pod["containers"]:
         for kind in ("startupProbe", "livenessProbe", "readinessProbe"):
@@ -116,6 +117,7 @@ async def test_two_identities_no_capability_and_the_token_only_in_the_front(pod)
 
 
 @pytest.mark.parametrize("pod", EVERY, indirect=True)
+@runs_once
 def test_the_secrets_are_files_referenced_by_name_never_values_in_the_deployment(pod):
     deployment = find(pod.documents, "Deployment")
     text = str(deployment)
@@ -128,6 +130,7 @@ def test_the_secrets_are_files_referenced_by_name_never_values_in_the_deployment
 
 
 @pytest.mark.parametrize("pod", ["pinggy"], indirect=True)
+@runs_once
 def test_the_tunnel_agent_runs_in_the_front_and_gets_its_secret_on_stdin(pod):
     front = processes(pod.name("front"), "10001:10001")
     agents = [p for p in front if "/etc/mcp-sandbox/tunnel/start" in p["command"] or p["command"].startswith("sleep")]

@@ -5,8 +5,6 @@ their environment."""
 
 from __future__ import annotations
 
-import os
-import stat
 from pathlib import Path
 
 import httpx

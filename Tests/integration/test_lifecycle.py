@@ -8,9 +8,8 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
 
-from conftest import BRIDGE, FIXTURE, SERVER_PYTHON, ROOT, process_exists, raw_initialize, require, wait_until
+from conftest import BRIDGE, SERVER_PYTHON, ROOT, process_exists, raw_initialize, require, wait_until
 
 FIXTURES = ROOT / "Tests" / "integration" / "fixtures"
 

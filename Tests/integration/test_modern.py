@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import ACCEPT_BOTH, FIXTURE, MCP_MAJOR, ROOT, SERVER_PYTHON, require, text_of, wait_until
+from conftest import ACCEPT_BOTH, MCP_MAJOR, ROOT, SERVER_PYTHON, require, text_of, wait_until
 
 pytestmark = pytest.mark.anyio
 

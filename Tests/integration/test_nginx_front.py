@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import ACCEPT_BOTH, MCP_MAJOR, ROOT, free_port, initialize_body, open_session, require, text_of, wait_until
+from conftest import ACCEPT_BOTH, ROOT, free_port, initialize_body, open_session, require, runs_once, text_of, wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -242,7 +242,7 @@ def test_nginx_t_accepts_every_rendered_variant(bridge, workdir, certificate, to
     assert "syntax is ok" in result.stdout and "test is successful" in result.stdout, result.stdout
 
 
-@pytest.mark.skipif(MCP_MAJOR >= 2, reason="transport-level; run once, under the 1.x pass")
+@runs_once
 def test_an_idle_sse_stream_outlives_nginx_default_60s_read_timeout(front):
     """Keep-alive comments from the bridge (every 15 s) and the front's long proxy_read_timeout keep
     a quiet stream open; a message sent after 70 s of silence still arrives on it."""

@@ -12,13 +12,15 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
 
+from conftest import runs_once
 from docker_support import (OPENSSH_BASE_IMAGE, Deployment, docker, docker_gateway, ensure_openssh_image, inspect,
                             require_docker, wait_for)
+
+pytestmark = runs_once
 
 ACCOUNT = "acct-123"
 EDGE = "mcp-e2e-pinggy-edge"

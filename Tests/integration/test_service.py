@@ -8,7 +8,6 @@ import hashlib
 import json
 import os
 import re
-import signal
 import ssl
 import subprocess
 import time
@@ -18,17 +17,12 @@ import httpx
 import pytest
 import yaml
 
-from conftest import MCP_MAJOR, ROOT, open_session, text_of
+from conftest import ROOT, open_session, runs_once, text_of
 from docker_support import BASE_IMAGE, docker, require_docker
 from service_support import (API_KEY, SERVER_COMMAND, SERVER_IMAGE, Service, ensure_server_image, front_door_initialize,
                              objects_of)
 
 pytestmark = pytest.mark.anyio
-# The tests that drive only the API (no SDK client) run once, in the mcp 1.x pass: the 2.x pass
-# would repeat the same HTTP calls.
-api_only = pytest.mark.skipif(MCP_MAJOR >= 2, reason="drives only the HTTP API: runs once, in the mcp 1.x pass")
-
-
 @pytest.fixture
 def service(tmp_path):
     ensure_server_image()
@@ -97,7 +91,7 @@ async def test_sdk_through_the_front_door_then_idle_stop_wake_and_ttl_delete_lea
     assert service.record_names() == []
 
 
-@api_only
+@runs_once
 def test_a_deployment_from_env_settings_is_built_and_served_with_its_server_environment(service):
     created = service.create("settings", settings={
         "MCP_SERVER_RUNTIME": "python", "MCP_SERVER_PACKAGE": "mcp-server-time==2026.10.10", "MCP_BASE_IMAGE": BASE_IMAGE,
@@ -119,7 +113,7 @@ def test_a_deployment_from_env_settings_is_built_and_served_with_its_server_envi
     assert hardening["PortBindings"]["8000/tcp"][0]["HostIp"] == "127.0.0.1"
 
 
-@api_only
+@runs_once
 def test_twenty_deployments_at_once_each_reachable_only_with_its_own_token(tmp_path):
     ensure_server_image()
     # 20 wrong tokens from one address would trip the default limit of 10 a minute.
@@ -159,7 +153,7 @@ def twenty_deployments(service: Service):
     assert objects_of(service.service_id) == []
 
 
-@api_only
+@runs_once
 def test_idle_deletion_removes_a_deployment_nobody_uses_and_traffic_postpones_it(service):
     created = service.create_from_image("idle", timers={"idleDeleteAfterSeconds": 4})
     service.wait_state("idle", {"running"})
@@ -209,7 +203,7 @@ def kill_in_phase(service: Service, name: str, target: str) -> str:
     return seen
 
 
-@api_only
+@runs_once
 def test_kill9_at_any_point_of_a_create_then_a_restart_leaves_nothing(service):
     # A kill aimed at each phase (a short phase can be missed under load: up to three tries);
     # wherever it lands, nothing may be left.
@@ -226,7 +220,7 @@ def test_kill9_at_any_point_of_a_create_then_a_restart_leaves_nothing(service):
     assert service.wait_state("crash-0", {"running", "failed"})["state"] == "running"
 
 
-@api_only
+@runs_once
 def test_kill9_during_a_delete_then_a_restart_finishes_it(service):
     service.create_from_image("gone")
     service.wait_state("gone", {"running"})
@@ -238,7 +232,7 @@ def test_kill9_during_a_delete_then_a_restart_finishes_it(service):
     assert service.record_names() == []
 
 
-@api_only
+@runs_once
 def test_a_restart_adopts_running_and_stopped_deployments_and_resumes_their_timers(service):
     up = service.create_from_image("keep")
     service.create_from_image("rest")
@@ -271,7 +265,7 @@ def problem(response: httpx.Response, status: int) -> dict:
     return body
 
 
-@api_only
+@runs_once
 @pytest.mark.parametrize("body,status,needle", [
     (b"{not json", 400, ""),
     (json.dumps({"image": SERVER_IMAGE, "command": ["x"]}).encode(), 400, "name"),
@@ -298,7 +292,7 @@ def test_bad_create_bodies_get_a_problem_naming_the_field_and_create_nothing(qui
     assert objects_of(service.service_id) == []
 
 
-@api_only
+@runs_once
 def test_keys_names_and_states_are_checked(service):
     assert problem(service.api("GET", "/v1/deployments", key="wrong-key-0123456789"), 401)["detail"]
     assert problem(httpx.get(service.url + "/v1/deployments"), 401)
@@ -328,7 +322,7 @@ def test_keys_names_and_states_are_checked(service):
     assert logs.status_code == 200 and "listening" in logs.text.lower()
 
 
-@api_only
+@runs_once
 def test_logs_follow_streams_new_lines_and_ends_when_the_client_leaves(service):
     created = service.create_from_image("tail")
     service.wait_state("tail", {"running"})
@@ -356,7 +350,7 @@ def test_logs_follow_streams_new_lines_and_ends_when_the_client_leaves(service):
     assert followers == []
 
 
-@api_only
+@runs_once
 def test_failed_attempts_are_limited_per_address_and_forwarded_for_is_trusted_only_from_proxies(tmp_path):
     ensure_server_image()
     service = Service(tmp_path / "state", args=["--failed-auth-limit", "3", "--trusted-proxy", "127.0.0.1"])
@@ -383,7 +377,7 @@ def test_failed_attempts_are_limited_per_address_and_forwarded_for_is_trusted_on
         service.remove_everything()
 
 
-@api_only
+@runs_once
 def test_limits_maximum_deployments_and_host_capacity(tmp_path):
     ensure_server_image()
     service = Service(tmp_path / "state", args=["--max-deployments", "1"])
@@ -403,7 +397,7 @@ def test_limits_maximum_deployments_and_host_capacity(tmp_path):
         service.remove_everything()
 
 
-@api_only
+@runs_once
 def test_a_generated_key_is_shown_once_and_stored_only_as_its_hash(tmp_path):
     require_docker()
     service = Service(tmp_path / "state", key=None)
@@ -425,7 +419,7 @@ def test_a_generated_key_is_shown_once_and_stored_only_as_its_hash(tmp_path):
         service.stop()
 
 
-@api_only
+@runs_once
 def test_a_non_loopback_bind_needs_tls_and_tls_serves_the_api(tmp_path):
     require_docker()
     refused = subprocess.run([str(Path(os.environ.get("MCP_BUILDER_BIN", ROOT / ".build/debug/builder"))), "serve", "--host", "0.0.0.0",
@@ -446,7 +440,7 @@ def test_a_non_loopback_bind_needs_tls_and_tls_serves_the_api(tmp_path):
         service.remove_everything()
 
 
-@api_only
+@runs_once
 def test_the_served_document_is_the_repository_contract():
     require_docker()
     served_path = ROOT / "Sources" / "SandboxService" / "Generated" / "OpenAPIDocument.swift"
@@ -456,7 +450,7 @@ def test_the_served_document_is_the_repository_contract():
         "the embedded document differs from openapi/openapi.yaml: run scripts/generate-openapi"
 
 
-@api_only
+@runs_once
 def test_schemathesis_finds_no_server_error_or_schema_violation(tmp_path):
     schemathesis = os.environ.get("MCP_SCHEMATHESIS", str(ROOT / ".venv-test" / "schemathesis" / "bin" / "schemathesis"))
     assert Path(schemathesis).exists(), "scripts/test makes the schemathesis venv"

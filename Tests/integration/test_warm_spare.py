@@ -11,7 +11,7 @@ import time
 import httpx
 import pytest
 
-from conftest import ACCEPT_BOTH, FIXTURE, open_session, process_exists, raw_initialize, text_of, wait_until
+from conftest import ACCEPT_BOTH, open_session, process_exists, raw_initialize, text_of, wait_until
 
 pytestmark = pytest.mark.anyio
 

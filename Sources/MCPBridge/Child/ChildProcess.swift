@@ -60,7 +60,7 @@ public enum ChildExit: Sendable, Equatable {
 public final class ChildProcess: Sendable {
     public let command: ChildCommand
     public let limits: ChildLimits
-    private let stdin: BoundedQueue<ByteBuffer>
+    private let stdin: ChildStdin
     /// Wakes the shutdown ladder: opened by a shutdown request and when output ends.
     private let ladderWake = Latch()
     private let outputEnded = Latch()
@@ -68,13 +68,14 @@ public final class ChildProcess: Sendable {
     public init(command: ChildCommand, limits: ChildLimits) {
         self.command = command
         self.limits = limits
-        self.stdin = BoundedQueue(byteLimit: limits.stdinBufferBytes, weigh: { $0.readableBytes })
+        self.stdin = ChildStdin(byteLimit: limits.stdinBufferBytes)
     }
 
-    /// Queues one message for the child's stdin; the newline is added here.
+    /// Writes one message to the child's stdin (the newline is added here), waiting while the
+    /// pipe is more than `stdinBufferBytes` behind.
     /// - Returns: `false` once the child is shutting down or gone.
     public func send(_ message: ByteBuffer) async -> Bool {
-        await stdin.push(message)
+        await stdin.send(message)
     }
 
     /// Starts the shutdown ladder. Safe to call more than once, before or after exit.
@@ -126,31 +127,34 @@ public final class ChildProcess: Sendable {
         stdin stdinFD: CInt, stdout stdoutFD: CInt, stderr stderrFD: CInt, owned: OwnedDescriptors,
         logger: Logger, onFrame: @Sendable (LineFramer.Frame) async -> Void
     ) async {
-        var attached: [PipeChannel] = []
+        let stdout: PipeChannel
         let stderr: any Channel
         do {
-            // NIO owns each descriptor as soon as the bootstrap takes it, even if that fails.
+            // The future-returning bootstrap leaves the descriptor ours if it fails.
+            let stdinChannel = try await NIOPipeBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .takingOwnershipOfDescriptor(output: stdinFD).get()
             owned.handOver(stdinFD)
-            attached.append(try await PipeChannel.writing(to: stdinFD))
+            stdin.attach(stdinChannel)
+            // NIO owns each descriptor as soon as the async bootstrap takes it, even if that fails.
             owned.handOver(stdoutFD)
-            attached.append(try await PipeChannel.reading(from: stdoutFD))
-            owned.handOver(stderrFD)
-            stderr = try await ChildStderrLogger.attach(to: stderrFD, logger: logger)
+            stdout = try await PipeChannel.reading(from: stdoutFD)
+            do {
+                owned.handOver(stderrFD)
+                stderr = try await ChildStderrLogger.attach(to: stderrFD, logger: logger)
+            } catch {
+                try? await stdout.channel.close()
+                throw error
+            }
         } catch {
             logger.error("cannot attach the child's pipes", metadata: ["error": "\(error)"])
             stdin.close()
-            for channel in attached { try? await channel.channel.close() }
             owned.closeRemaining()
             child.signalGroup(SIGKILL)
             return
         }
-        let channels = (stdin: attached[0], stdout: attached[1])
         await withTaskGroup(of: Void.self) { group in
-            group.addTask {
-                try? await channels.stdin.executeThenClose { _, outbound in await self.pumpStdin(into: outbound, logger: logger) }
-            }
             group.addTask { await self.runShutdownLadder(child) }
-            try? await channels.stdout.executeThenClose { inbound, _ in
+            try? await stdout.executeThenClose { inbound, _ in
                 await LineFramer.forEachFrame(of: inbound, limit: self.limits.maximumMessageBytes, logger: logger, onFrame)
             }
             // Output ended: the child is exiting or gone. Make sure its whole group goes too.
@@ -162,24 +166,6 @@ public final class ChildProcess: Sendable {
         }
         // The group is gone; its last stderr lines are logged when the pipe reaches its end.
         try? await stderr.closeFuture.get()
-    }
-
-    private func pumpStdin(into writer: NIOAsyncChannelOutboundWriter<ByteBuffer>, logger: Logger) async {
-        while let first = await stdin.next() {
-            // Under load several messages wait: one write (one hop to the loop, one syscall) for all.
-            let batch = ([first] + stdin.takeQueued()).map { message in
-                var line = message
-                line.writeInteger(UInt8(ascii: "\n"))
-                return line
-            }
-            do {
-                try await writer.write(contentsOf: batch)
-            } catch {
-                logger.debug("child stdin closed", metadata: ["error": "\(error)"])
-                stdin.close()
-                return
-            }
-        }
     }
 
     /// Waits for a shutdown request, closes stdin, and escalates if the child lingers.

@@ -68,20 +68,13 @@ final class OwnedDescriptors: Sendable {
     }
 }
 
-/// One end of a child's pipe as an async NIO channel on the shared event loops.
+/// The read end of a child's pipe as an async NIO channel on the shared event loops.
 typealias PipeChannel = NIOAsyncChannel<ByteBuffer, ByteBuffer>
 
 extension NIOAsyncChannel where Inbound == ByteBuffer, Outbound == ByteBuffer {
     static func reading(from fd: CInt) async throws -> PipeChannel {
         try await NIOPipeBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .takingOwnershipOfDescriptor(input: fd) { channel in
-                channel.eventLoop.makeCompletedFuture { try PipeChannel(wrappingChannelSynchronously: channel) }
-            }
-    }
-
-    static func writing(to fd: CInt) async throws -> PipeChannel {
-        try await NIOPipeBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .takingOwnershipOfDescriptor(output: fd) { channel in
                 channel.eventLoop.makeCompletedFuture { try PipeChannel(wrappingChannelSynchronously: channel) }
             }
     }

@@ -92,9 +92,7 @@ final class PoolChild: Sendable {
                 self.logger.info("pool child started", metadata: ["pid": "\(pid)"])
                 self.started.open()
             },
-            // Routing here awaits the child's stdin and client streams: each frame finishes in
-            // a task while the reader holds the next ones.
-            route: { frame in { await self.route(frame) } }
+            onFrame: { frame in await self.route(frame) }
         )
         let (calls, ownRequests) = state.withLock { state in
             state.ended = true

@@ -109,8 +109,7 @@ final class ChildStdin: Sendable {
     }
 
     /// Enqueues the writes on the channel's loop without copying a message to append its
-    /// newline. Messages that reach the loop in one turn go out in one flush (one `writev`), as
-    /// the pump task's batches did.
+    /// newline. Messages that reach the loop in one turn go out in one flush (one `writev`).
     private func write(_ messages: [ByteBuffer], to channel: any Channel) {
         channel.eventLoop.execute {
             for message in messages {

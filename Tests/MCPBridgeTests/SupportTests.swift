@@ -114,20 +114,6 @@ import Testing
         #expect(await queue.next() == nil)
     }
 
-    @Test func takeQueuedDrainsEverythingAndReleasesProducers() async {
-        let queue = BoundedQueue<Int>(byteLimit: 2, weigh: { _ in 1 })
-        for element in 1...3 { queue.enqueue(element) }  // over the budget of 2
-        let producer = Task { await queue.push(4) }  // waits for room once queued
-        var seen: [Int] = []
-        while !seen.contains(4), let first = await queue.next() {
-            seen.append(first)
-            seen += queue.takeQueued()
-        }
-        #expect(seen == [1, 2, 3, 4])
-        #expect(await producer.value)
-        #expect(queue.takeQueued().isEmpty)
-    }
-
     @Test func deadlinesFireOnceUnlessCancelled() async throws {
         let sweeper = DeadlineSweeper.shared
         let fired = Latch()

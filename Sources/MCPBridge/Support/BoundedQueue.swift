@@ -148,21 +148,6 @@ public final class BoundedQueue<Element: Sendable>: Sendable {
         }
     }
 
-    /// Takes every element queued right now without waiting (a consumer's batch after `next`).
-    public func takeQueued() -> [Element] {
-        var released: [CheckedContinuation<Bool, Never>] = []
-        let elements: [Element] = state.withLock { state in
-            guard !state.buffer.isEmpty else { return [] }
-            let taken = Array(state.buffer)
-            state.buffer.removeAll()
-            state.bufferedBytes = 0
-            released = state.releaseProducers(ifBelow: byteLimit)
-            return taken
-        }
-        for producer in released { producer.resume(returning: true) }
-        return elements
-    }
-
     private func expireConsumer(token: Int) {
         let consumer: CheckedContinuation<Dequeued, Never>? = state.withLock { state in
             guard state.consumerToken == token else { return nil }

@@ -79,13 +79,19 @@ import Testing
         stdin.close()
     }
 
-    @Test func closingReleasesAWaitingSenderWithFalseAndRefusesMore() async throws {
+    /// A 4 KiB pipe nobody reads, and a 64 KiB message sent to it (the sender then waits).
+    private func blockedSender() async throws -> (pipe: Pipe, stdin: ChildStdin, sender: Task<Bool, Never>) {
         let pipe = try await Pipe(capacity: 4096)
-        defer { close(pipe.readFD) }
         let stdin = ChildStdin(byteLimit: 1000)
         stdin.attach(pipe.channel)
         let sender = Task { await stdin.send(ByteBuffer(repeating: UInt8(ascii: "x"), count: 64 << 10)) }
         try await Task.sleep(for: .milliseconds(100))
+        return (pipe, stdin, sender)
+    }
+
+    @Test func closingReleasesAWaitingSenderWithFalseAndRefusesMore() async throws {
+        let (pipe, stdin, sender) = try await blockedSender()
+        defer { close(pipe.readFD) }
         stdin.close()
         #expect(await sender.value == false)
         #expect(await stdin.send(ByteBuffer(string: "after")) == false)
@@ -108,12 +114,8 @@ import Testing
     }
 
     @Test func cancellingAWaitingSenderReleasesIt() async throws {
-        let pipe = try await Pipe(capacity: 4096)
+        let (pipe, stdin, sender) = try await blockedSender()
         defer { close(pipe.readFD) }
-        let stdin = ChildStdin(byteLimit: 1000)
-        stdin.attach(pipe.channel)
-        let sender = Task { await stdin.send(ByteBuffer(repeating: UInt8(ascii: "x"), count: 64 << 10)) }
-        try await Task.sleep(for: .milliseconds(100))
         sender.cancel()
         #expect(await sender.value == false)
         stdin.close()

@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import NIOCore
 import Synchronization
 
@@ -27,7 +28,10 @@ final class ChildStdin: Sendable {
     }
 
     private static let newline = ByteBuffer(string: "\n")
-    private let state = Mutex(State())
+    /// NIO's pthread lock rather than `Mutex`: writes complete on the event loop while tasks
+    /// send, and ThreadSanitizer cannot see `Mutex`'s futex, so it reported the guarded state
+    /// as a race (a false report that failed a full test run).
+    private let state = NIOLockedValueBox(State())
     /// Whether a flush is queued on the loop; only the loop touches it (an atomic because the
     /// class is shared with the sending tasks).
     private let flushPending = Atomic(false)
@@ -40,7 +44,7 @@ final class ChildStdin: Sendable {
     /// Admits one message (the newline is added here), then waits while the pipe is behind.
     /// - Returns: `false` once stdin is finished or closed.
     func send(_ message: ByteBuffer) async -> Bool {
-        let admitted: Int? = state.withLock { state in
+        let admitted: Int? = state.withLockedValue { state in
             guard !state.closed, !state.finished else { return nil }
             state.unwrittenBytes += message.readableBytes + 1
             if let channel = state.channel {
@@ -57,7 +61,7 @@ final class ChildStdin: Sendable {
         guard let sender = admitted else { return !isClosedOrFinished }
         return await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
-                let resumeNow: Bool? = state.withLock { state in
+                let resumeNow: Bool? = state.withLockedValue { state in
                     if state.closed || Task.isCancelled { return false }
                     if state.unwrittenBytes <= byteLimit { return true }
                     state.senders[sender] = continuation
@@ -66,16 +70,16 @@ final class ChildStdin: Sendable {
                 if let resumeNow { continuation.resume(returning: resumeNow) }
             }
         } onCancel: {
-            state.withLock { $0.senders.removeValue(forKey: sender) }?.resume(returning: false)
+            state.withLockedValue { $0.senders.removeValue(forKey: sender) }?.resume(returning: false)
         }
     }
 
-    private var isClosedOrFinished: Bool { state.withLock { $0.closed || $0.finished } }
+    private var isClosedOrFinished: Bool { state.withLockedValue { $0.closed || $0.finished } }
 
     /// Starts writing to `channel`: first what was sent before, then each message as it comes.
     /// If stdin was closed meanwhile, the channel is closed instead.
     func attach(_ channel: any Channel) {
-        let closeNow = state.withLock { state -> Bool in
+        let closeNow = state.withLockedValue { state -> Bool in
             guard !state.closed else { return true }
             state.channel = channel
             if !state.unattached.isEmpty { write(state.unattached, to: channel) }
@@ -89,7 +93,7 @@ final class ChildStdin: Sendable {
     /// No more messages: the pipe is closed once everything admitted is written, and the child
     /// reads EOF. Senders waiting for room are released as the writes complete.
     func finish() {
-        state.withLock { state in
+        state.withLockedValue { state in
             guard !state.closed, !state.finished else { return }
             state.finished = true
             if let channel = state.channel { closeOutput(of: channel) }
@@ -98,7 +102,7 @@ final class ChildStdin: Sendable {
 
     /// Drops what is not written yet, closes the pipe and releases every waiting sender with `false`.
     func close() {
-        let (channel, senders) = state.withLock { state in
+        let (channel, senders) = state.withLockedValue { state in
             state.closed = true
             state.unattached.removeAll()
             defer { state.senders.removeAll() }
@@ -133,7 +137,7 @@ final class ChildStdin: Sendable {
     }
 
     private func written(_ bytes: Int) {
-        let senders = state.withLock { state in
+        let senders = state.withLockedValue { state in
             state.unwrittenBytes -= bytes
             return state.releaseSenders(ifWithin: byteLimit)
         }

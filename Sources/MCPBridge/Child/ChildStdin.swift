@@ -27,6 +27,13 @@ final class ChildStdin: Sendable {
         }
     }
 
+    private enum Admission {
+        case refused
+        case admitted
+        /// Admitted, and the pipe is over the limit: the sender with this id waits.
+        case mustWait(Int)
+    }
+
     private static let newline = ByteBuffer(string: "\n")
     /// NIO's pthread lock rather than `Mutex`: writes complete on the event loop while tasks
     /// send, and ThreadSanitizer cannot see `Mutex`'s futex, so it reported the guarded state
@@ -44,8 +51,8 @@ final class ChildStdin: Sendable {
     /// Admits one message (the newline is added here), then waits while the pipe is behind.
     /// - Returns: `false` once stdin is finished or closed.
     func send(_ message: ByteBuffer) async -> Bool {
-        let admitted: Int? = state.withLockedValue { state in
-            guard !state.closed, !state.finished else { return nil }
+        let admission: Admission = state.withLockedValue { state in
+            guard !state.closed, !state.finished else { return .refused }
             state.unwrittenBytes += message.readableBytes + 1
             if let channel = state.channel {
                 // Under the lock, so the loop receives messages in the order they were admitted;
@@ -54,11 +61,16 @@ final class ChildStdin: Sendable {
             } else {
                 state.unattached.append(message)
             }
-            guard state.unwrittenBytes > byteLimit else { return nil }
+            guard state.unwrittenBytes > byteLimit else { return .admitted }
             state.nextSender += 1
-            return state.nextSender
+            return .mustWait(state.nextSender)
         }
-        guard let sender = admitted else { return !isClosedOrFinished }
+        let sender: Int
+        switch admission {
+        case .refused: return false
+        case .admitted: return true
+        case .mustWait(let id): sender = id
+        }
         return await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 let resumeNow: Bool? = state.withLockedValue { state in
@@ -73,8 +85,6 @@ final class ChildStdin: Sendable {
             state.withLockedValue { $0.senders.removeValue(forKey: sender) }?.resume(returning: false)
         }
     }
-
-    private var isClosedOrFinished: Bool { state.withLockedValue { $0.closed || $0.finished } }
 
     /// Starts writing to `channel`: first what was sent before, then each message as it comes.
     /// If stdin was closed meanwhile, the channel is closed instead.

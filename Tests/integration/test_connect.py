@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -171,10 +172,22 @@ def test_stdout_carries_only_mcp_messages_and_stdin_eof_ends_the_remote_session(
     proc.stdin.flush()
     # The child exists while the session lives.
     assert wait_until(lambda: children_of(token_bridge.proc.pid), timeout=10)
-    time.sleep(1.0)
-    out, err = proc.communicate(timeout=15)  # closes stdin first
-    assert proc.returncode == 0, err.decode()
-    messages = [json.loads(line) for line in out.decode().splitlines()]
+    # Requests still in flight when stdin closes are abandoned (the client is done), so stdin
+    # stays open until the call is answered: a fixed pause raced the server's start-up.
+    out_lines: list[bytes] = []
+    err_chunks: list[bytes] = []
+    readers = [threading.Thread(target=lambda: out_lines.extend(proc.stdout), daemon=True),
+               threading.Thread(target=lambda: err_chunks.extend(proc.stderr), daemon=True)]
+    for reader in readers:
+        reader.start()
+    assert wait_until(lambda: any(b'"id":2' in line or b'"id": 2' in line for line in out_lines), timeout=20)
+    proc.stdin.close()
+    returncode = proc.wait(timeout=15)
+    for reader in readers:
+        reader.join(timeout=15)
+    err = b"".join(err_chunks)
+    assert returncode == 0, err.decode()
+    messages = [json.loads(line) for line in out_lines]
     by_id = {message.get("id"): message for message in messages}
     assert by_id[1]["result"]["serverInfo"]["name"] == "mcp-bridge-fixture"
     assert len(by_id[2]["result"]["content"][0]["text"]) == 300000

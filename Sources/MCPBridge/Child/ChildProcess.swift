@@ -64,11 +64,16 @@ public final class ChildProcess: Sendable {
     /// Wakes the shutdown ladder: opened by a shutdown request and when output ends.
     private let ladderWake = Latch()
     private let outputEnded = Latch()
+    /// The loop the child's pipes run on: the caller's own when it runs on one, which for a
+    /// session is the loop of the connection that opened it, so a client's requests and its
+    /// child's replies usually stay on one thread.
+    private let eventLoop: any EventLoop
 
     public init(command: ChildCommand, limits: ChildLimits) {
         self.command = command
         self.limits = limits
         self.stdin = ChildStdin(byteLimit: limits.stdinBufferBytes)
+        self.eventLoop = MultiThreadedEventLoopGroup.singleton.any()
     }
 
     /// Writes one message to the child's stdin (the newline is added here), waiting while the
@@ -131,16 +136,16 @@ public final class ChildProcess: Sendable {
         let stderr: any Channel
         do {
             // The future-returning bootstrap leaves the descriptor ours if it fails.
-            let stdinChannel = try await NIOPipeBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            let stdinChannel = try await NIOPipeBootstrap(group: eventLoop)
                 .takingOwnershipOfDescriptor(output: stdinFD).get()
             owned.handOver(stdinFD)
             stdin.attach(stdinChannel)
             // NIO owns each descriptor as soon as the async bootstrap takes it, even if that fails.
             owned.handOver(stdoutFD)
-            stdout = try await PipeChannel.reading(from: stdoutFD)
+            stdout = try await PipeChannel.reading(from: stdoutFD, on: eventLoop)
             do {
                 owned.handOver(stderrFD)
-                stderr = try await ChildStderrLogger.attach(to: stderrFD, logger: logger)
+                stderr = try await ChildStderrLogger.attach(to: stderrFD, on: eventLoop, logger: logger)
             } catch {
                 try? await stdout.channel.close()
                 throw error
@@ -154,8 +159,11 @@ public final class ChildProcess: Sendable {
         }
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.runShutdownLadder(child) }
-            try? await stdout.executeThenClose { inbound, _ in
-                await LineFramer.forEachFrame(of: inbound, limit: self.limits.maximumMessageBytes, logger: logger, onFrame)
+            // Output is framed and routed on the pipe's own loop (see `EventLoopTaskExecutor`).
+            await withTaskExecutorPreference(EventLoopTaskExecutor.on(stdout.channel.eventLoop)) {
+                try? await stdout.executeThenClose { inbound, _ in
+                    await LineFramer.forEachFrame(of: inbound, limit: self.limits.maximumMessageBytes, logger: logger, onFrame)
+                }
             }
             // Output ended: the child is exiting or gone. Make sure its whole group goes too.
             outputEnded.open()

@@ -22,8 +22,8 @@ final class ChildStderrLogger: ChannelInboundHandler {
 
     /// Attaches a handler to the read end `fd` (NIO owns it from here on, even on failure);
     /// the returned channel closes when the child's side does.
-    static func attach(to fd: CInt, logger: Logger) async throws -> any Channel {
-        try await NIOPipeBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+    static func attach(to fd: CInt, on eventLoop: any EventLoop, logger: Logger) async throws -> any Channel {
+        try await NIOPipeBootstrap(group: eventLoop)
             .takingOwnershipOfDescriptor(input: fd) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(ChildStderrLogger(logger: logger))

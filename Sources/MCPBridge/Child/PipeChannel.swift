@@ -72,8 +72,8 @@ final class OwnedDescriptors: Sendable {
 typealias PipeChannel = NIOAsyncChannel<ByteBuffer, ByteBuffer>
 
 extension NIOAsyncChannel where Inbound == ByteBuffer, Outbound == ByteBuffer {
-    static func reading(from fd: CInt) async throws -> PipeChannel {
-        try await NIOPipeBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+    static func reading(from fd: CInt, on eventLoop: any EventLoop) async throws -> PipeChannel {
+        try await NIOPipeBootstrap(group: eventLoop)
             .takingOwnershipOfDescriptor(input: fd) { channel in
                 channel.eventLoop.makeCompletedFuture { try PipeChannel(wrappingChannelSynchronously: channel) }
             }

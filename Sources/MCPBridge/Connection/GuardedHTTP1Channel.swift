@@ -25,7 +25,10 @@ struct GuardedHTTP1Channel: ServerChildChannel {
         }
     }
 
+    /// The connection's requests are handled on its own event loop (see `EventLoopTaskExecutor`).
     func handle(value: Value, logger: Logger) async {
-        await inner.handle(value: value, logger: logger)
+        await withTaskExecutorPreference(EventLoopTaskExecutor.on(value.channel.eventLoop)) {
+            await inner.handle(value: value, logger: logger)
+        }
     }
 }

@@ -26,6 +26,10 @@ actor DeploymentManager {
     private var wakes: [String: Task<Int, any Error>] = [:]
     private var persistedActivity: [String: Date] = [:]
     private var background: [UUID: Task<Void, Never>] = [:]
+    /// Creates under way (record made, build not finished) and how many ever started: a garbage
+    /// sweep that overlapped one leaves untagged images alone (`OrphanSelection`).
+    private var createsUnderWay = 0
+    private var createsStarted = 0
 
     init(configuration: ServiceConfiguration, store: StateStore, serviceID: String, metrics: ServiceMetrics, logger: Logger) {
         self.configuration = configuration
@@ -101,11 +105,14 @@ actor DeploymentManager {
             timers: request.timers, memory: spec.memory, cpus: spec.cpus, pids: spec.pids)
         records[record.name] = record
         busy.insert(record.name)
+        createsUnderWay += 1
+        createsStarted += 1
         do {
             try await store.save(record)
         } catch {
             records[record.name] = nil
             busy.remove(record.name)
+            createsUnderWay -= 1
             throw error
         }
         refreshGauges()
@@ -149,6 +156,7 @@ actor DeploymentManager {
             await finishFailedCreate(name, reason: reason, left: left)
         }
         busy.remove(name)
+        createsUnderWay -= 1
         if records[name]?.state == .deleting { spawn { await self.remove(name) } }
     }
 
@@ -437,8 +445,11 @@ actor DeploymentManager {
     /// docker command that outlived a killed service, or by an interrupted removal), and
     /// finishes deletes that could not remove everything.
     func collectGarbage() async throws {
-        let known = Set(records.values.map(\.dockerName))
-        let orphans = try await docker.objects().filter { !known.contains($0.deployment) }
+        let startedBefore = createsStarted
+        let quietBefore = createsUnderWay == 0
+        let listed = try await docker.objects()
+        let buildsMayRun = !quietBefore || createsUnderWay > 0 || createsStarted != startedBefore
+        let orphans = OrphanSelection.orphans(of: listed, known: Set(records.values.map(\.dockerName)), buildsMayRun: buildsMayRun)
         if !orphans.isEmpty {
             logger.info("removing objects with no deployment", metadata: ["objects": "\(orphans.map { "\($0.kind) \($0.name)" })"])
             await docker.remove(orphans)

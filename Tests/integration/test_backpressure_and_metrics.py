@@ -10,7 +10,9 @@ import time
 
 import httpx
 
-from conftest import ACCEPT_BOTH, raw_initialize, rss_kib
+from conftest import ACCEPT_BOTH, raw_initialize, rss_kib, runs_once
+
+pytestmark = runs_once
 
 
 def test_slow_reader_gets_every_message_while_bridge_memory_stays_flat(bridge_factory):

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import BRIDGE, children_of, open_session, process_exists, require, text_of, wait_until
+from conftest import BRIDGE, children_of, open_session, process_exists, require, text_of, wait_until, runs_once
 from docker_support import WHEELHOUSE
 
 pytestmark = pytest.mark.anyio
@@ -113,6 +113,7 @@ print(results)
     assert bridge.stop() == 0
 
 
+@runs_once
 async def test_signals_and_the_shutdown_ladder_still_reach_a_child_of_another_user(bridge_factory, public_dir, tmp_path):
     stubborn = public_dir / "stubborn.py"
     stubborn.write_text("import signal, sys, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
@@ -142,6 +143,7 @@ async def test_signals_and_the_shutdown_ladder_still_reach_a_child_of_another_us
     ([], "lacks CAP_SETUID, CAP_SETGID or CAP_KILL"),
     (["--user", "10003"], "setgroups failed (Operation not permitted)"),
 ])
+@runs_once
 def test_a_bridge_that_cannot_switch_refuses_to_start(public_dir, argv, expected):
     result = subprocess.run(["setpriv", f"--reuid={FRONT}", f"--regid={FRONT}", "--clear-groups",
                              str(public_dir / "mcp-bridge"), "--port", "0", "--child-user", f"{SERVER}", *argv, "--", "/bin/cat"],
@@ -154,6 +156,7 @@ def test_a_bridge_that_cannot_switch_refuses_to_start(public_dir, argv, expected
     (f"{FRONT}:{FRONT}", "that is the bridge's own uid"),
     ("nobody", "expected a numeric UID or UID:GID"),
 ])
+@runs_once
 def test_a_child_user_that_would_share_the_bridges_powers_is_refused(public_dir, child_user, expected):
     result = subprocess.run([str(public_dir / "mcp-bridge"), "--port", "0", "--user", f"{FRONT}", "--child-user", child_user,
                              "--", "/bin/cat"], capture_output=True, text=True, timeout=20)

@@ -12,7 +12,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from conftest import BRIDGE, open_session, text_of
+from conftest import BRIDGE, open_session, text_of, runs_once
 from test_connect import connect_session
 
 pytestmark = pytest.mark.anyio
@@ -70,6 +70,7 @@ def client_config(cwd: Path, *args: str, check: bool = True, home: Path | None =
 
 @pytest.mark.parametrize("client,via", sorted(SCHEMAS))
 @pytest.mark.parametrize("pinned", [False, True])
+@runs_once
 def test_each_entry_has_the_documented_shape_and_no_secret_in_args(workspace, client, via, pinned):
     cwd, token = workspace
     args = ["--client", client, "--via", via, "--bridge", str(BRIDGE)]
@@ -94,6 +95,7 @@ def test_each_entry_has_the_documented_shape_and_no_secret_in_args(workspace, cl
         assert value["headers"] == {"Authorization": f"Bearer {token}"}
 
 
+@runs_once
 def test_claude_desktop_has_no_http_entry_and_json_has_both(workspace):
     cwd, token = workspace
     refused = client_config(cwd, "--client", "claude-desktop", "--via", "http", check=False)
@@ -103,6 +105,7 @@ def test_claude_desktop_has_no_http_entry_and_json_has_both(workspace):
     assert generic["headers"]["Authorization"] == f"Bearer {token}" and generic["stdio"]["args"] == ["connect"]
 
 
+@runs_once
 def test_bad_options_name_themselves(workspace):
     cwd, _ = workspace
     for args, expected in [(["--url", "ftp://x/mcp"], "--url: expected"), (["--fingerprint", "AB:CD"], "--fingerprint: expected"),
@@ -128,6 +131,7 @@ EXISTING = """{
 
 @pytest.mark.parametrize("client,where", [("claude-desktop", "home/.config/Claude/claude_desktop_config.json"),
                                           ("claude-code", ".mcp.json"), ("cursor", "home/.cursor/mcp.json")])
+@runs_once
 def test_write_merges_keeps_a_backup_and_every_other_byte(workspace, client, where):
     cwd, token = workspace
     path = cwd / where

@@ -7,11 +7,12 @@ import time
 import httpx
 import pytest
 
-from conftest import ACCEPT_BOTH, MCP_MAJOR, text_of
+from conftest import ACCEPT_BOTH, MCP_MAJOR, text_of, runs_once
 
 pytestmark = pytest.mark.anyio
 
 
+@runs_once
 def test_server_discover_without_client_capabilities_gets_a_fast_400_and_no_session(bridge):
     started = time.monotonic()
     reply = httpx.post(bridge.mcp_url, headers={"Accept": ACCEPT_BOTH, "MCP-Protocol-Version": "2026-07-28",
@@ -24,6 +25,7 @@ def test_server_discover_without_client_capabilities_gets_a_fast_400_and_no_sess
     assert "child started" not in bridge.log
 
 
+@runs_once
 def test_server_discover_without_version_header_is_refused_without_a_session(bridge):
     reply = httpx.post(bridge.mcp_url, headers={"Accept": ACCEPT_BOTH},
                        json={"jsonrpc": "2.0", "id": 1, "method": "server/discover"})

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from conftest import (ACCEPT_BOTH, SERVER_PYTHON, initialize_body, open_session, process_exists,
-                      raw_initialize, rss_kib, wait_until)
+                      raw_initialize, rss_kib, wait_until, runs_once)
 
 pytestmark = pytest.mark.anyio
 
@@ -20,6 +20,7 @@ def call(bridge, session_id, name, arguments, request_id=10, accept="application
 
 
 @pytest.mark.parametrize("accept", ["application/json", ACCEPT_BOTH])
+@runs_once
 def test_child_crash_mid_call_answers_the_pending_request_at_once_and_ends_the_session(bridge, accept):
     session_id = raw_initialize(bridge.base)
     started = time.monotonic()
@@ -50,6 +51,7 @@ def flatten(error: BaseException) -> list[str]:
     return [str(error)]
 
 
+@runs_once
 def test_child_that_cannot_start_gives_502_and_readyz_503(bridge_factory):
     bridge = bridge_factory(child=["/nonexistent/mcp-server", "--flag"])
     assert httpx.get(bridge.base + "/healthz").status_code == 200
@@ -62,6 +64,7 @@ def test_child_that_cannot_start_gives_502_and_readyz_503(bridge_factory):
     assert httpx.get(bridge.sse_url).status_code == 502
 
 
+@runs_once
 def test_the_healthcheck_probe_tells_liveness_from_readiness(bridge_factory):
     """`--healthcheck` (readiness, the images' HEALTHCHECK) fails for a command that cannot start,
     while `--healthcheck-path /healthz` (a Kubernetes livenessProbe) passes: the bridge is alive."""
@@ -79,6 +82,7 @@ def test_the_healthcheck_probe_tells_liveness_from_readiness(bridge_factory):
     assert subprocess.run([*probe, "--healthcheck-path", "/healthz"], timeout=10).returncode == 1
 
 
+@runs_once
 def test_child_that_exits_at_once_fails_initialize_with_an_error(bridge_factory):
     bridge = bridge_factory(child=[str(SERVER_PYTHON), "-c", "import sys; sys.exit(7)"])
     reply = httpx.post(bridge.mcp_url, json=initialize_body(), headers={"Accept": "application/json"}, timeout=20)
@@ -87,6 +91,7 @@ def test_child_that_exits_at_once_fails_initialize_with_an_error(bridge_factory)
         assert reply.json()["error"]["code"] == -32603
 
 
+@runs_once
 def test_garbage_on_stdout_is_logged_and_skipped_and_the_session_goes_on(bridge):
     session_id = raw_initialize(bridge.base)
     reply = call(bridge, session_id, "print_garbage", {})
@@ -95,6 +100,7 @@ def test_garbage_on_stdout_is_logged_and_skipped_and_the_session_goes_on(bridge)
     assert bridge.wait_for_log("not JSON-RPC; skipped")
 
 
+@runs_once
 def test_a_50_megabyte_line_is_dropped_without_memory_blowup_and_the_session_goes_on(bridge):
     session_id = raw_initialize(bridge.base)
     before = rss_kib(bridge.proc.pid)
@@ -105,6 +111,7 @@ def test_a_50_megabyte_line_is_dropped_without_memory_blowup_and_the_session_goe
     assert call(bridge, session_id, "test_simple_text", {}, request_id=12).status_code == 200
 
 
+@runs_once
 def test_an_oversized_answer_becomes_a_json_rpc_error_for_its_request(bridge_factory):
     bridge = bridge_factory(args=["--max-message-bytes", "1MiB"])
     session_id = raw_initialize(bridge.base)
@@ -114,6 +121,7 @@ def test_an_oversized_answer_becomes_a_json_rpc_error_for_its_request(bridge_fac
     assert call(bridge, session_id, "test_simple_text", {}, request_id=13).status_code == 200
 
 
+@runs_once
 def test_client_that_disconnects_mid_stream_leaves_the_session_usable(bridge):
     session_id = raw_initialize(bridge.base)
     headers = {"Accept": ACCEPT_BOTH, "Mcp-Session-Id": session_id}
@@ -127,6 +135,7 @@ def test_client_that_disconnects_mid_stream_leaves_the_session_usable(bridge):
     assert httpx.get(bridge.base + "/healthz").status_code == 200
 
 
+@runs_once
 def test_closing_the_legacy_stream_ends_the_session_and_its_child(bridge):
     with httpx.Client(timeout=10) as client:
         with client.stream("GET", bridge.sse_url) as stream:
@@ -139,6 +148,7 @@ def test_closing_the_legacy_stream_ends_the_session_and_its_child(bridge):
     assert httpx.post(bridge.base + endpoint, json=initialize_body(), headers={"Content-Type": "application/json"}).status_code == 404
 
 
+@runs_once
 def test_idle_sessions_are_reaped(bridge_factory):
     bridge = bridge_factory(args=["--session-idle-timeout", "1s"])
     session_id = raw_initialize(bridge.base)
@@ -168,6 +178,7 @@ time.sleep(2)
 """
 
 
+@runs_once
 def test_a_legacy_post_refused_with_404_gets_no_second_answer_on_the_stream(bridge_factory):
     import httpx
     bridge = bridge_factory(child=[sys.executable, "-c", DEAF_CHILD])

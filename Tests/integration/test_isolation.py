@@ -6,7 +6,7 @@ import anyio
 import httpx
 import pytest
 
-from conftest import open_session, process_exists, text_of, wait_until
+from conftest import open_session, process_exists, text_of, wait_until, runs_once
 
 pytestmark = pytest.mark.anyio
 
@@ -53,6 +53,7 @@ async def test_ten_concurrent_sessions_each_have_their_own_child_and_see_only_th
     assert wait_until(lambda: not any(process_exists(pid) for pid in pids), timeout=15)
 
 
+@runs_once
 async def test_concurrent_sessions_with_colliding_request_ids_never_cross(bridge):
     """Every client numbers its requests from the same start; answers must still go home."""
     import json

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import httpx
 
-from conftest import ACCEPT_BOTH, initialize_body, wait_until
+from conftest import ACCEPT_BOTH, initialize_body, wait_until, runs_once
+
+pytestmark = runs_once
 
 TOKEN = "launch-secret-token-0123456789abcdef"
 

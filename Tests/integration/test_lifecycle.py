@@ -9,7 +9,9 @@ from pathlib import Path
 
 import httpx
 
-from conftest import BRIDGE, SERVER_PYTHON, ROOT, process_exists, raw_initialize, require, wait_until
+from conftest import BRIDGE, SERVER_PYTHON, ROOT, process_exists, raw_initialize, require, wait_until, runs_once
+
+pytestmark = runs_once
 
 FIXTURES = ROOT / "Tests" / "integration" / "fixtures"
 

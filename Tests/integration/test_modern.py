@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import ACCEPT_BOTH, MCP_MAJOR, ROOT, SERVER_PYTHON, require, text_of, wait_until
+from conftest import ACCEPT_BOTH, MCP_MAJOR, ROOT, SERVER_PYTHON, require, text_of, wait_until, runs_once
 
 pytestmark = pytest.mark.anyio
 
@@ -176,6 +176,7 @@ async def test_a_2026_child_is_found_by_the_probe_and_passed_through(bridge_fact
     assert "speaks 2026-07-28: passed through" in bridge.log
 
 
+@runs_once
 def test_a_child_answering_the_probe_with_an_error_is_adapted_and_discover_synthesized(bridge_factory):
     bridge = bridge_factory(child=[str(SERVER_PYTHON.parent / "mcp-server-time")])
     reply = modern_post(bridge.mcp_url, "server/discover")
@@ -187,6 +188,7 @@ def test_a_child_answering_the_probe_with_an_error_is_adapted_and_discover_synth
     assert "tools" in result["capabilities"]
 
 
+@runs_once
 def test_a_child_silent_to_the_probe_is_called_legacy_after_the_probe_timeout(bridge_factory):
     bridge = bridge_factory(child=[str(SERVER_PYTHON), str(FIXTURES / "deaf_server.py")], env={"DEAF_SILENT_PROBE": "1"},
                             args=["--probe-timeout", "1s", "--pool-size", "1"])
@@ -227,6 +229,7 @@ def anyio_fail_after(seconds: float):
     return anyio.fail_after(seconds)
 
 
+@runs_once
 def test_listen_stream_acknowledges_first_and_tags_every_event(bridge_factory):
     bridge = bridge_factory(child=[str(SERVER_PYTHON), str(FIXTURES / "subscribing_server.py")], args=["--pool-size", "1"])
     headers = {"Accept": ACCEPT_BOTH, "MCP-Protocol-Version": MODERN, "Mcp-Method": "subscriptions/listen"}
@@ -293,6 +296,7 @@ def test_input_required_state_is_opaque_single_use_and_expires(bridge_factory):
 
 # ---------------------------------------------------------------- cancellation
 
+@runs_once
 def test_closing_the_stream_cancels_the_call_and_frees_the_child(bridge_factory):
     bridge = bridge_factory(args=["--pool-size", "1", "--pool-max", "1", "--log-level", "debug"])
     headers = {"Accept": ACCEPT_BOTH, "MCP-Protocol-Version": MODERN, "Mcp-Method": "tools/call", "Mcp-Name": "slow_echo"}
@@ -311,6 +315,7 @@ def test_closing_the_stream_cancels_the_call_and_frees_the_child(bridge_factory)
 
 # ---------------------------------------------------------------- validation rows
 
+@runs_once
 def test_header_and_body_must_agree(bridge):
     wrong_method = modern_post(bridge.mcp_url, "tools/list", headers={"Mcp-Method": "tools/call"})
     assert wrong_method.status_code == 400 and wrong_method.json()["error"]["code"] == -32020
@@ -330,6 +335,7 @@ def test_header_and_body_must_agree(bridge):
     assert twice.status_code == 400 and twice.json()["error"]["code"] == -32020
 
 
+@runs_once
 def test_unsupported_version_names_the_supported_ones(bridge):
     reply = httpx.post(bridge.mcp_url, headers={"Accept": ACCEPT_BOTH, "MCP-Protocol-Version": "2099-01-01", "Mcp-Method": "tools/list"},
                        json={"jsonrpc": "2.0", "id": 5, "method": "tools/list", "params": {"_meta": {
@@ -341,6 +347,7 @@ def test_unsupported_version_names_the_supported_ones(bridge):
     assert MODERN in error["data"]["supported"] and "2024-11-05" in error["data"]["supported"]
 
 
+@runs_once
 def test_missing_meta_is_invalid_params(bridge):
     reply = httpx.post(bridge.mcp_url, headers={"Accept": ACCEPT_BOTH, "MCP-Protocol-Version": MODERN, "Mcp-Method": "tools/list"},
                        json={"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": {
@@ -350,6 +357,7 @@ def test_missing_meta_is_invalid_params(bridge):
 
 
 @pytest.mark.parametrize("method", ["no/such", "initialize", "ping", "logging/setLevel", "resources/subscribe"])
+@runs_once
 def test_unknown_and_removed_methods_are_404_method_not_found(bridge, method):
     reply = modern_post(bridge.mcp_url, method)
     assert reply.status_code == 404
@@ -357,12 +365,14 @@ def test_unknown_and_removed_methods_are_404_method_not_found(bridge, method):
 
 
 @pytest.mark.parametrize("verb", ["GET", "DELETE"])
+@runs_once
 def test_get_and_delete_from_a_modern_client_are_405(bridge, verb):
     reply = httpx.request(verb, bridge.mcp_url, headers={"Accept": ACCEPT_BOTH, "MCP-Protocol-Version": MODERN, "Mcp-Session-Id": "abc"})
     assert reply.status_code == 405
     assert "POST" in reply.headers["allow"]
 
 
+@runs_once
 def test_session_id_is_ignored_and_never_minted(bridge):
     reply = modern_post(bridge.mcp_url, "tools/list", headers={"Mcp-Session-Id": "not-a-session"})
     assert reply.status_code == 200
@@ -370,6 +380,7 @@ def test_session_id_is_ignored_and_never_minted(bridge):
     assert rpc(reply)["result"]["resultType"] == "complete" and rpc(reply)["result"]["ttlMs"] == 0
 
 
+@runs_once
 def test_modern_requests_need_the_token_and_a_good_origin(bridge_factory, tmp_path):
     token = tmp_path / "token"
     token.write_text("s3cret\n")
@@ -379,6 +390,7 @@ def test_modern_requests_need_the_token_and_a_good_origin(bridge_factory, tmp_pa
     assert modern_post(bridge.mcp_url, "tools/list", headers={"Authorization": "Bearer s3cret"}).status_code == 200
 
 
+@runs_once
 def test_a_legacy_only_bridge_starts_no_pool(bridge):
     from conftest import raw_initialize
     raw_initialize(bridge.base)
@@ -386,6 +398,7 @@ def test_a_legacy_only_bridge_starts_no_pool(bridge):
     assert "pool child started" not in bridge.log
 
 
+@runs_once
 def test_pool_eager_starts_warm_children_with_the_bridge(bridge_factory):
     bridge = bridge_factory(args=["--pool-eager", "--pool-size", "2"])
     assert bridge.wait_for_log("adapted to 2026-07-28", timeout=20)
@@ -401,6 +414,7 @@ def wait_count(bridge, needle: str, count: int, timeout: float = 20) -> bool:
     return False
 
 
+@runs_once
 def test_a_dead_pool_child_is_replaced_and_its_caller_gets_an_error(bridge_factory):
     bridge = bridge_factory(args=["--pool-size", "1", "--pool-max", "1"])
     reply = modern_post(bridge.mcp_url, "tools/call", {"name": "crash_now", "arguments": {"code": 3}}, name="crash_now")
@@ -452,12 +466,14 @@ def test_a_cancelled_call_on_a_child_that_keeps_working_cannot_leak_into_the_nex
     assert "replacing this process" in bridge.log
 
 
+@runs_once
 def test_the_bridge_answers_a_legacy_childs_ping_itself(bridge_factory):
     bridge = bridge_factory(child=[str(SERVER_PYTHON), str(FIXTURES / "deaf_server.py")], args=["--pool-size", "1"])
     reply = modern_post(bridge.mcp_url, "tools/call", {"name": "ping_bridge", "arguments": {}}, name="ping_bridge")
     assert rpc(reply)["result"]["content"][0]["text"] == "bridge answered ping"
 
 
+@runs_once
 def test_a_json_only_client_gets_the_answer_as_json_even_when_it_is_slow(bridge):
     reply = modern_post(bridge.mcp_url, "tools/call", {"name": "slow_echo", "arguments": {"text": "late", "delay": 1.5}},
                         name="slow_echo", headers={"Accept": "application/json"})
@@ -465,6 +481,7 @@ def test_a_json_only_client_gets_the_answer_as_json_even_when_it_is_slow(bridge)
     assert reply.json()["result"]["content"][0]["text"] == "late"
 
 
+@runs_once
 def test_a_foreign_request_state_is_refused_not_run_afresh_on_a_legacy_child(bridge_factory):
     bridge = bridge_factory(args=["--pool-size", "1", "--pool-max", "1"])
     headers = {"Mcp-Name": "test_simple_text"}

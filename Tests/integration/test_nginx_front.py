@@ -123,6 +123,7 @@ async def test_sdk_client_over_verified_https_with_the_token(front, transport):
         assert progress == [0, 50, 100]
 
 
+@runs_once
 def test_missing_wrong_or_query_string_tokens_are_401_with_a_json_body(front):
     client = httpx.Client(verify=front.cert, timeout=10)
     missing = client.post(front.base + "/mcp", json=initialize_body(), headers={"Accept": ACCEPT_BOTH})
@@ -135,6 +136,7 @@ def test_missing_wrong_or_query_string_tokens_are_401_with_a_json_body(front):
         assert client.get(front.base + path).status_code == 401, path
 
 
+@runs_once
 def test_only_the_mcp_and_health_paths_are_proxied_and_headers_are_hardened(front):
     client = httpx.Client(verify=front.cert, timeout=10)
     health = client.get(front.base + "/healthz")
@@ -147,6 +149,7 @@ def test_only_the_mcp_and_health_paths_are_proxied_and_headers_are_hardened(fron
         assert reply.status_code in (404, 400), path
 
 
+@runs_once
 def test_body_limit_matches_the_bridge(front):
     client = httpx.Client(verify=front.cert, timeout=30)
     big = initialize_body()
@@ -155,6 +158,7 @@ def test_body_limit_matches_the_bridge(front):
     assert reply.status_code == 413
 
 
+@runs_once
 def test_the_token_never_reaches_the_access_log(front):
     client = httpx.Client(verify=front.cert, timeout=10)
     client.get(front.base + f"/mcp?access_token={TOKEN}")
@@ -166,6 +170,7 @@ def test_the_token_never_reaches_the_access_log(front):
     front.start()
 
 
+@runs_once
 def test_certificate_is_made_once_reused_and_fingerprinted(front):
     first = Path(front.cert).read_bytes()
     fingerprint = subprocess.run(front.as_container_user(str(NGINX / "fingerprint")), env=front.env,
@@ -179,6 +184,7 @@ def test_certificate_is_made_once_reused_and_fingerprinted(front):
     assert oct(os.stat(front.dir / "tls" / "key.pem").st_mode & 0o777) == "0o600"
 
 
+@runs_once
 def test_a_mounted_certificate_is_used_instead(bridge_factory, workdir):
     bridge = bridge_factory(env={"MCP_BRIDGE_TOKEN": TOKEN})
     front = Front(workdir / "front", bridge.port)
@@ -196,6 +202,7 @@ def test_a_mounted_certificate_is_used_instead(bridge_factory, workdir):
         front.stop()
 
 
+@runs_once
 def test_rotation_accepts_every_listed_token(bridge_factory, workdir):
     bridge = bridge_factory(env={"MCP_BRIDGE_TOKEN": TOKEN, "MCP_BRIDGE_TOKENS": OLD_TOKEN})
     front = Front(workdir / "front", bridge.port, extra_tokens=OLD_TOKEN).start()
@@ -208,6 +215,7 @@ def test_rotation_accepts_every_listed_token(bridge_factory, workdir):
         front.stop()
 
 
+@runs_once
 def test_a_token_that_could_inject_configuration_is_refused(bridge, workdir):
     front = Front(workdir / "front", bridge.port, tokens='abc" 1; default 1; "x')
     result = subprocess.run(front.as_container_user(str(NGINX / "start")), env=front.env, input=front.secrets,
@@ -215,6 +223,7 @@ def test_a_token_that_could_inject_configuration_is_refused(bridge, workdir):
     assert result.returncode != 0 and "refusing it" in result.stderr
 
 
+@runs_once
 def test_a_token_in_the_environment_is_ignored(bridge, workdir):
     """Only standard input counts: an environment any process might read is never the source."""
     front = Front(workdir / "front", bridge.port)
@@ -225,6 +234,7 @@ def test_a_token_in_the_environment_is_ignored(bridge, workdir):
 
 @pytest.mark.parametrize("certificate", ["generated", "mounted"])
 @pytest.mark.parametrize("tokens", [(TOKEN, ""), (TOKEN, f"{OLD_TOKEN},another-token-1234567890")])
+@runs_once
 def test_nginx_t_accepts_every_rendered_variant(bridge, workdir, certificate, tokens):
     front = Front(workdir / "front", bridge.port, tokens=tokens[0], extra_tokens=tokens[1])
     if certificate == "mounted":

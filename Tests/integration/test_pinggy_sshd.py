@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, command_lines, descendants_of, free_port, open_session, require, text_of
+from conftest import ROOT, command_lines, descendants_of, free_port, open_session, require, text_of, runs_once
 
 pytestmark = pytest.mark.anyio
 
@@ -155,6 +155,7 @@ async def test_the_tunnel_reaches_the_bridge_through_a_real_sshd_with_a_pinned_k
         tunnel.stop()
 
 
+@runs_once
 def test_a_changed_host_key_stops_the_tunnel_with_a_clear_error(ssh_setup, bridge_factory, tmp_path):
     server, agent = ssh_setup
     bridge = bridge_factory(env={"MCP_BRIDGE_TOKEN": TOKEN})
@@ -173,6 +174,7 @@ def test_a_changed_host_key_stops_the_tunnel_with_a_clear_error(ssh_setup, bridg
         tunnel.stop()
 
 
+@runs_once
 def test_when_sshd_dies_the_supervising_bridge_exits_so_the_container_restarts(ssh_setup, bridge_factory, tmp_path):
     server, agent = ssh_setup
     port = free_port()

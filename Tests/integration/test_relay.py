@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BRIDGE, FIXTURE, free_port, open_session, text_of, wait_until
+from conftest import BRIDGE, FIXTURE, free_port, open_session, text_of, wait_until, runs_once
 
 pytestmark = pytest.mark.anyio
 
@@ -64,6 +64,7 @@ def read_all(connection: socket.socket) -> bytes:
     return b"".join(chunks)
 
 
+@runs_once
 def test_bytes_and_half_closes_cross_a_tcp_unix_tcp_chain_unchanged(relays, tmp_path):
     upload, download = os.urandom(8 << 20), os.urandom(6 << 20)
     target = socket.create_server(("127.0.0.1", 0))
@@ -93,6 +94,7 @@ def test_bytes_and_half_closes_cross_a_tcp_unix_tcp_chain_unchanged(relays, tmp_
     assert relay.stop() == 0  # SIGTERM is an orderly stop
 
 
+@runs_once
 def test_an_unreachable_target_closes_that_connection_only(relays, tmp_path):
     front, sock = free_port(), tmp_path / "later.sock"
     relay = relays(f"127.0.0.1:{front},unix:{sock}")
@@ -115,6 +117,7 @@ def test_an_unreachable_target_closes_that_connection_only(relays, tmp_path):
     assert relay.proc.poll() is None
 
 
+@runs_once
 def test_a_malformed_relay_is_a_clear_startup_error():
     for route, message in [("nonsense", "expected LISTEN,TARGET"), ("127.0.0.1:0,unix:/x", "expected unix:/PATH or HOST:PORT"),
                            ("unix:relative.sock,127.0.0.1:80", "absolute path")]:
@@ -122,6 +125,7 @@ def test_a_malformed_relay_is_a_clear_startup_error():
         assert result.returncode != 0 and message in result.stderr, result.stderr
 
 
+@runs_once
 def test_a_busy_unix_listen_path_is_replaced_after_a_restart(relays, tmp_path):
     sock = tmp_path / "front.sock"
     first = relays(f"unix:{sock},127.0.0.1:9")

@@ -15,7 +15,7 @@ import json
 
 import pytest
 
-from conftest import MCP_MAJOR, ROOT, open_session, text_of
+from conftest import MCP_MAJOR, ROOT, open_session, text_of, runs_once
 from docker_support import (AgentDownload, Deployment, TUNNEL_BASE_IMAGE, ensure_base_image, ensure_gvisor, ensure_tunnel_base_image,
                             inspect, make_wheel, require_docker, wheelhouse_with)
 
@@ -285,6 +285,7 @@ async def test_a_hostile_server_reaches_no_secret_and_no_front_process(hostile_d
     assert set(environment) <= allowed, set(environment) - allowed
 
 
+@runs_once
 def test_doctor_reports_gvisor_and_what_it_does_not_enforce():
     ensure_gvisor()
     made = Deployment("doctorgv", 18399)

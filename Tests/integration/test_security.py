@@ -5,7 +5,7 @@ import subprocess
 import httpx
 import pytest
 
-from conftest import ACCEPT_BOTH, BRIDGE, FIXTURE, initialize_body, open_session, raw_initialize, text_of
+from conftest import ACCEPT_BOTH, BRIDGE, FIXTURE, initialize_body, open_session, raw_initialize, text_of, runs_once
 
 pytestmark = pytest.mark.anyio
 TOKEN = "s3cret-token-for-tests-0123456789"
@@ -16,6 +16,7 @@ def secured(bridge_factory):
     return bridge_factory(env={"MCP_BRIDGE_TOKEN": TOKEN})
 
 
+@runs_once
 def test_foreign_origin_is_403_and_loopback_origin_is_allowed(bridge):
     evil = httpx.post(bridge.mcp_url, json=initialize_body(), headers={"Accept": ACCEPT_BOTH, "Origin": "http://evil.example.com"})
     assert evil.status_code == 403
@@ -24,6 +25,7 @@ def test_foreign_origin_is_403_and_loopback_origin_is_allowed(bridge):
     assert httpx.get(bridge.sse_url, headers={"Origin": "https://attacker.test"}).status_code == 403
 
 
+@runs_once
 def test_rebinding_host_header_is_403_on_a_loopback_bind(bridge):
     rebound = httpx.post(bridge.mcp_url, json=initialize_body(), headers={
         "Accept": ACCEPT_BOTH, "Host": "evil.example.com", "Origin": "http://evil.example.com"})
@@ -32,6 +34,7 @@ def test_rebinding_host_header_is_403_on_a_loopback_bind(bridge):
     assert alone.status_code == 403
 
 
+@runs_once
 def test_allowed_origins_flag_admits_a_named_origin(bridge_factory):
     bridge = bridge_factory(args=["--allowed-origins", "https://app.example.com", "--cors"])
     ok = httpx.post(bridge.mcp_url, json=initialize_body(), headers={"Accept": "application/json", "Origin": "https://app.example.com"})
@@ -41,6 +44,7 @@ def test_allowed_origins_flag_admits_a_named_origin(bridge_factory):
     assert preflight.status_code == 204 and "Mcp-Session-Id" in preflight.headers["access-control-allow-headers"]
 
 
+@runs_once
 def test_missing_or_wrong_token_is_401_with_bearer_challenge(secured):
     missing = httpx.post(secured.mcp_url, json=initialize_body(), headers={"Accept": ACCEPT_BOTH})
     assert missing.status_code == 401 and missing.headers["www-authenticate"] == 'Bearer realm="mcp"'
@@ -50,12 +54,14 @@ def test_missing_or_wrong_token_is_401_with_bearer_challenge(secured):
         assert httpx.get(secured.base + path).status_code == 401, path
 
 
+@runs_once
 def test_token_in_the_query_string_is_never_accepted(secured):
     reply = httpx.post(secured.mcp_url + "?access_token=" + TOKEN, json=initialize_body(), headers={"Accept": ACCEPT_BOTH})
     assert reply.status_code == 401
     assert httpx.get(secured.sse_url + "?token=" + TOKEN).status_code == 401
 
 
+@runs_once
 def test_health_and_oauth_discovery_answer_without_auth(secured):
     assert httpx.get(secured.base + "/healthz").status_code == 200
     for path in ("/.well-known/oauth-protected-resource", "/.well-known/oauth-protected-resource/mcp",
@@ -72,6 +78,7 @@ async def test_sdk_client_with_the_token_works_and_the_child_never_sees_it(secur
     assert TOKEN not in secured.log
 
 
+@runs_once
 def test_a_token_file_with_several_tokens_accepts_each(bridge_factory, tmp_token_file):
     bridge = bridge_factory(args=["--token-file", tmp_token_file])
     for token in ("first-token-abc", "second-token-def"):
@@ -80,6 +87,7 @@ def test_a_token_file_with_several_tokens_accepts_each(bridge_factory, tmp_token
     assert bad.status_code == 401
 
 
+@runs_once
 def test_non_loopback_bind_without_token_refuses_to_start():
     result = subprocess.run([str(BRIDGE), "--host", "0.0.0.0", "--port", "0", "--", *FIXTURE],
                             capture_output=True, text=True, timeout=20)
@@ -87,6 +95,7 @@ def test_non_loopback_bind_without_token_refuses_to_start():
     assert "without a bearer token" in result.stderr
 
 
+@runs_once
 def test_env_and_clean_env_shape_the_child_environment(bridge_factory):
     bridge = bridge_factory(args=["--clean-env", "--pass-env", "MARKER_PASSED", "--env", "SET_BY_FLAG=yes"],
                             env={"MARKER_PASSED": "passed", "MARKER_DROPPED": "dropped"})

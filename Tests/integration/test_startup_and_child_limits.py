@@ -11,7 +11,9 @@ import sys
 
 import httpx
 
-from conftest import ACCEPT_BOTH, BRIDGE, children_of, initialize_body, wait_until
+from conftest import ACCEPT_BOTH, BRIDGE, children_of, initialize_body, wait_until, runs_once
+
+pytestmark = runs_once
 
 
 def run_bridge(*argv: str, timeout: float = 20) -> subprocess.CompletedProcess:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, runs_once
 
 TOKEN = "0123456789abcdef" * 4
 OLD = "fedcba9876543210" * 4
@@ -35,6 +35,7 @@ def run_script(name: str, tmp_path: Path, env: dict) -> tuple[subprocess.Complet
     return result, tunnel_dir
 
 
+@runs_once
 def test_pinggy_keeps_secrets_in_a_private_config_and_forwards_to_the_bridge(tmp_path):
     result, tunnel = run_script("pinggy", tmp_path, {"MCP_BRIDGE_TOKEN": TOKEN, "MCP_BRIDGE_TOKENS": OLD, "PINGGY_TOKEN": "acct-123"})
     assert result.returncode == 42, result.stderr  # the agent's exit status reaches the supervisor
@@ -64,6 +65,7 @@ def test_ngrok_policy_demands_one_of_the_tokens(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["pinggy", "ngrok"])
+@runs_once
 def test_no_token_or_an_unsafe_token_refuses_to_open_a_tunnel(tmp_path, name):
     result, tunnel = run_script(name, tmp_path, {"MCP_BRIDGE_TOKEN": "", "NGROK_AUTHTOKEN": "x"})
     assert result.returncode != 0 and "refusing" in result.stderr
@@ -74,6 +76,7 @@ def test_no_token_or_an_unsafe_token_refuses_to_open_a_tunnel(tmp_path, name):
 
 
 @pytest.mark.parametrize("name, secret", [("pinggy", "PINGGY_TOKEN"), ("ngrok", "NGROK_AUTHTOKEN")])
+@runs_once
 def test_the_agent_starts_with_no_secret_in_its_environment(tmp_path, name, secret):
     result, tunnel = run_script(name, tmp_path, {"MCP_BRIDGE_TOKEN": TOKEN, secret: "agent-secret-value-123"})
     assert result.returncode == 42, result.stderr
@@ -82,6 +85,7 @@ def test_the_agent_starts_with_no_secret_in_its_environment(tmp_path, name, secr
 
 
 @pytest.mark.parametrize("name", ["pinggy", "ngrok"])
+@runs_once
 def test_tokens_in_the_environment_are_ignored(tmp_path, name):
     shims = tmp_path / "bin"
     shims.mkdir()

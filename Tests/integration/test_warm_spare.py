@@ -11,7 +11,7 @@ import time
 import httpx
 import pytest
 
-from conftest import ACCEPT_BOTH, open_session, process_exists, raw_initialize, text_of, wait_until
+from conftest import ACCEPT_BOTH, open_session, process_exists, raw_initialize, text_of, wait_until, runs_once
 
 pytestmark = pytest.mark.anyio
 
@@ -33,6 +33,7 @@ async def test_a_new_session_gets_the_child_started_ahead_and_a_new_spare_follow
     assert wait_until(lambda: len(started_pids(bridge)) == 3)
 
 
+@runs_once
 def test_spares_do_not_count_against_max_sessions_and_a_killed_spare_is_replaced(bridge_factory):
     bridge = bridge_factory(args=["--warm-spares", "1", "--max-sessions", "1"])
     assert wait_until(lambda: len(started_pids(bridge)) == 1)
@@ -45,6 +46,7 @@ def test_spares_do_not_count_against_max_sessions_and_a_killed_spare_is_replaced
     assert refused.status_code == 503
 
 
+@runs_once
 def test_a_command_that_cannot_stay_up_is_not_restarted_in_a_loop_but_a_client_retries_it(bridge_factory):
     bridge = bridge_factory(args=["--warm-spares", "1"], child=["/bin/sh", "-c", "exit 3"])
     assert wait_until(lambda: bridge.log.count("child exited") == 3), bridge.log
@@ -57,6 +59,7 @@ def test_a_command_that_cannot_stay_up_is_not_restarted_in_a_loop_but_a_client_r
     assert wait_until(lambda: bridge.log.count("child exited") >= 5), bridge.log
 
 
+@runs_once
 def test_spares_end_with_the_bridge(bridge_factory):
     bridge = bridge_factory(args=["--warm-spares", "2"])
     assert wait_until(lambda: len(started_pids(bridge)) == 2)
@@ -65,6 +68,7 @@ def test_spares_end_with_the_bridge(bridge_factory):
     assert all(not process_exists(pid) for pid in pids)
 
 
+@runs_once
 def test_without_the_flag_no_child_runs_before_a_client(bridge):
     time.sleep(0.5)
     assert started_pids(bridge) == []

@@ -6,7 +6,9 @@ import time
 import httpx
 import pytest
 
-from conftest import ACCEPT_BOTH, initialize_body, raw_initialize
+from conftest import ACCEPT_BOTH, initialize_body, raw_initialize, runs_once
+
+pytestmark = runs_once
 
 
 def post(bridge, body, session_id=None, accept=ACCEPT_BOTH, content_type="application/json", extra=None, path="/mcp"):

@@ -143,8 +143,10 @@ public struct Deployer: Sendable {
         let deadline = ContinuousClock.now + timeout
         var last = ""
         while ContinuousClock.now < deadline {
-            let object = await inspect(.container, spec.containerName)
-            last = object.map { [$0.status, $0.health].compactMap { $0 }.joined(separator: " ") } ?? "missing"
+            last = "missing"
+            if let object = await inspect(.container, spec.containerName) {
+                last = [object.status, await health(of: object)].compactMap { $0 }.joined(separator: " ")
+            }
             if last == "running healthy" { return }
             if last.hasPrefix("exited") || last.hasPrefix("dead") || last.hasPrefix("created") || last.hasSuffix("unhealthy") || last == "missing" { break }
             try await Task.sleep(for: .milliseconds(500))
@@ -175,6 +177,13 @@ public struct Deployer: Sendable {
         print(stopped.isEmpty ? "\(spec.containerName) is not running." : "Stopped and removed \(stopped.joined(separator: " and ")).")
     }
 
+    /// Docker's verdict on the container's health or, while it has none yet ("starting": Docker
+    /// 20.10 first probes 5 s after the start), the verdict of the same probe run now.
+    private func health(of object: DockerObject) async -> String? {
+        guard object.status == "running", object.health == "starting" else { return object.health }
+        return await client.succeeds(commands.healthProbe) ? "healthy" : "starting"
+    }
+
     /// Works whatever state the deployment is in: missing, created, running, unhealthy, exited.
     public func status() async throws {
         guard let object = await inspect(.container, spec.containerName) else {
@@ -188,7 +197,7 @@ public struct Deployer: Sendable {
             network:  {{.HostConfig.NetworkMode}}
             """
         print("\(spec.name):")
-        let health = object.health.map { " (\($0))" } ?? ""
+        let health = await health(of: object).map { " (\($0))" } ?? ""
         print("state:    \(object.status ?? "unknown")\(health)\(object.startedAt.map { " since \($0)" } ?? "")")
         print("runtime:  \(object.runtime.flatMap { $0.isEmpty ? nil : $0 } ?? "runc")")
         print("user:     front \(DeploymentSpec.containerUser) (bridge\(spec.exposure == .local ? "" : ", \(spec.exposure.rawValue)"), secrets), server \(DeploymentSpec.serverUser) (no capability)")

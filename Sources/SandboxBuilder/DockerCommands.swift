@@ -124,6 +124,14 @@ public struct DockerCommands: Sendable {
         ]
     }
 
+    /// The image's own health check, run on demand: Docker 20.10 first probes only `--interval`
+    /// (5 s) after the start (it has no `--start-interval`), so `builder start` asks itself
+    /// while Docker still says "starting". Like Docker's probe, it is a `docker exec`, which sees
+    /// no secret (they are in files, not the environment).
+    public var healthProbe: [String] {
+        ["docker", "exec", spec.containerName, "/usr/local/bin/mcp-bridge", "--healthcheck", "--port", String(DeploymentSpec.bridgePort)]
+    }
+
     /// The hardened `docker run`. `useGVisor` comes from `docker info` (see `RuntimeChoice`).
     public func run(useGVisor: Bool) -> [String] {
         var argv = ["docker", "run", "--detach", "--name", spec.containerName, "--hostname", spec.containerName]

@@ -91,7 +91,9 @@ def test_docker_inspect_shows_every_hardening_flag(deployment):
     assert host["RestartPolicy"]["Name"] == "unless-stopped"
     assert host["LogConfig"] == {"Type": "json-file", "Config": {"max-file": "3", "max-size": "10m"}}
     assert info["Config"]["Labels"]["org.mcp-sandbox.deployment"] == "e2etime"
-    assert info["State"]["Health"]["Status"] == "healthy"
+    # The image's HEALTHCHECK itself turns the container healthy (builder start returns as soon as
+    # the same probe, run by builder, passes: Docker's first one is due 5 s after the start).
+    assert wait_for(lambda: inspect("container", deployment.container)["State"]["Health"]["Status"] == "healthy", 30)
     network = inspect("network", "mcp-e2etime-net")
     assert network["Options"]["com.docker.network.bridge.enable_icc"] == "false"
 

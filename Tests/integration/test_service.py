@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from conftest import ROOT, open_session, runs_once, text_of
-from docker_support import BASE_IMAGE, docker, require_docker
+from docker_support import BASE_IMAGE, BUILDER, docker, require_docker
 from service_support import (API_KEY, SERVER_COMMAND, SERVER_IMAGE, Service, ensure_server_image, front_door_initialize,
                              objects_of)
 
@@ -426,7 +426,7 @@ def test_a_generated_key_is_shown_once_and_stored_only_as_its_hash(tmp_path):
 @runs_once
 def test_a_non_loopback_bind_needs_tls_and_tls_serves_the_api(tmp_path):
     require_docker()
-    refused = subprocess.run([str(Path(os.environ.get("MCP_BUILDER_BIN", ROOT / ".build/debug/builder"))), "serve", "--host", "0.0.0.0",
+    refused = subprocess.run([str(BUILDER), "serve", "--host", "0.0.0.0",
                               "--state-dir", str(tmp_path / "s")], capture_output=True, text=True, timeout=60)
     assert refused.returncode != 0 and "--tls-cert" in refused.stderr and "--allow-plain-http" in refused.stderr
     certificate, key = tmp_path / "cert.pem", tmp_path / "key.pem"

@@ -43,7 +43,7 @@ import Testing
             // Run from a plain task, as the session manager does: only the pipes' loop decides.
             let run = Task {
                 await child.run(logger: Logger(label: "test"), started: { _ in },
-                                onFrame: { _ in onCreator.withLock { $0.append(creator.inEventLoop) } })
+                                route: { _ in onCreator.withLock { $0.append(creator.inEventLoop) }; return nil })
             }
             #expect(await child.send(ByteBuffer(string: #"{"jsonrpc":"2.0","method":"ping"}"#)))
             child.shutDown()

@@ -88,17 +88,19 @@ public final class ChildProcess: Sendable {
         ladderWake.open()
     }
 
-    /// Runs the child until it exits, handing each stdout frame to `onFrame` in order.
+    /// Runs the child until it exits, handing each stdout frame to `route` in order, on the
+    /// pipe's event loop.
     ///
     /// `SpawnedChild` starts, signals and reaps the process (no task or timer per idle child:
     /// swift-subprocess kept three tasks and a once-a-second wake-up for each); the pipes run
     /// as NIO channels on the event loops, which read adaptively (no large buffer parked on an
-    /// idle pipe) and apply backpressure both ways. `onFrame` is awaited before more output is
-    /// read, so a slow HTTP reader slows the child instead of growing the bridge.
-    public func run(
+    /// idle pipe) and apply backpressure both ways: while `route` has work left (a full client
+    /// stream), no more output is read, so a slow HTTP reader slows the child instead of
+    /// growing the bridge.
+    func run(
         logger: Logger,
         started: @Sendable (Int32) -> Void,
-        onFrame: @Sendable (LineFramer.Frame) async -> Void
+        route: @escaping ChildOutputReader.Router
     ) async -> ChildExit {
         let pipes: (stdin: PipePair, stdout: PipePair, stderr: PipePair)
         do {
@@ -121,7 +123,7 @@ public final class ChildProcess: Sendable {
         for fd in theirs { _ = systemClose(fd) }
         started(child.pid)
         await serve(child, stdin: pipes.stdin.write, stdout: pipes.stdout.read, stderr: pipes.stderr.read,
-                    owned: ours, logger: logger, onFrame: onFrame)
+                    owned: ours, logger: logger, route: route)
         return await child.reap()
     }
 
@@ -130,9 +132,9 @@ public final class ChildProcess: Sendable {
     private func serve(
         _ child: SpawnedChild,
         stdin stdinFD: CInt, stdout stdoutFD: CInt, stderr stderrFD: CInt, owned: OwnedDescriptors,
-        logger: Logger, onFrame: @Sendable (LineFramer.Frame) async -> Void
+        logger: Logger, route: @escaping ChildOutputReader.Router
     ) async {
-        let stdout: PipeChannel
+        let stdout: ChildOutputReader.Attached
         let stderr: any Channel
         do {
             // The future-returning bootstrap leaves the descriptor ours if it fails.
@@ -142,7 +144,7 @@ public final class ChildProcess: Sendable {
             stdin.attach(stdinChannel)
             // NIO owns each descriptor as soon as the async bootstrap takes it, even if that fails.
             owned.handOver(stdoutFD)
-            stdout = try await PipeChannel.reading(from: stdoutFD, on: eventLoop)
+            stdout = try await ChildOutputReader.attach(to: stdoutFD, limit: limits.maximumMessageBytes, on: eventLoop, logger: logger, router: route)
             do {
                 owned.handOver(stderrFD)
                 stderr = try await ChildStderrLogger.attach(to: stderrFD, on: eventLoop, logger: logger)
@@ -159,12 +161,14 @@ public final class ChildProcess: Sendable {
         }
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.runShutdownLadder(child) }
-            // Output is framed and routed on the pipe's own loop (see `EventLoopTaskExecutor`).
-            await withTaskExecutorPreference(EventLoopTaskExecutor.on(stdout.channel.eventLoop)) {
-                try? await stdout.executeThenClose { inbound, _ in
-                    await LineFramer.forEachFrame(of: inbound, limit: self.limits.maximumMessageBytes, logger: logger, onFrame)
-                }
+            // Cancelled (not drained): what the reader holds is dropped, as a cancelled
+            // delivery did.
+            await withTaskCancellationHandler {
+                try? await stdout.ended.get()
+            } onCancel: {
+                stdout.abandon()
             }
+            try? await stdout.channel.close()
             // Output ended: the child is exiting or gone. Make sure its whole group goes too.
             outputEnded.open()
             ladderWake.open()

@@ -25,13 +25,9 @@ extension LineFramer {
 
 }
 
-/// A piece of a child's output, from NIO or from swift-subprocess.
+/// A piece of a sidecar's output from swift-subprocess.
 protocol ByteChunk {
     func withChunkBytes(_ body: (UnsafeRawBufferPointer) -> Void)
-}
-
-extension ByteBuffer: ByteChunk {
-    func withChunkBytes(_ body: (UnsafeRawBufferPointer) -> Void) { withUnsafeReadableBytes(body) }
 }
 
 extension SubprocessOutputSequence.Buffer: ByteChunk {

@@ -92,7 +92,9 @@ final class PoolChild: Sendable {
                 self.logger.info("pool child started", metadata: ["pid": "\(pid)"])
                 self.started.open()
             },
-            onFrame: { frame in await self.route(frame) }
+            // Routing here awaits the child's stdin and client streams: each frame finishes in
+            // a task while the reader holds the next ones.
+            route: { frame in { await self.route(frame) } }
         )
         let (calls, ownRequests) = state.withLock { state in
             state.ended = true

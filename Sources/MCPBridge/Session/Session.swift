@@ -99,7 +99,7 @@ public final class Session: Sendable {
                 self.logger.info("child started", metadata: ["pid": "\(pid)"])
                 self.startupSettled.open()
             },
-            onFrame: { frame in await self.route(frame) }
+            route: { frame in self.route(frame) }
         )
         finish(exit: exit)
     }
@@ -204,8 +204,11 @@ public final class Session: Sendable {
             metrics.errors(kind: "request_timeout")
             logger.warning("the MCP server did not answer in time; the request is answered with an error", metadata: ["id": "\(id.json)"])
             let seconds = timeout.components.seconds
-            await route(line: JSONRPCErrorBody.buffer(id: id, code: .internalError,
-                                                      message: "MCP server did not answer within \(seconds) s (the bridge's --request-timeout)"))
+            var full: [ClientStream] = []
+            route(line: JSONRPCErrorBody.buffer(id: id, code: .internalError,
+                                                message: "MCP server did not answer within \(seconds) s (the bridge's --request-timeout)"),
+                  full: &full)
+            for stream in full { await stream.queue.waitForRoom() }
             _ = await child.send(ByteBuffer(string: #"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"# + id.json
                                                       + #","reason":"request timed out in mcp-bridge"}}"#))
         }
@@ -328,10 +331,14 @@ public final class Session: Sendable {
 
     // MARK: Child → client
 
-    private func route(_ frame: LineFramer.Frame) async {
+    /// Routes one frame of the child's output, on the pipe's event loop. Every message is
+    /// admitted to its client stream at once; if a stream is then over its budget, the reader
+    /// pauses until it has room again.
+    private func route(_ frame: LineFramer.Frame) -> ChildOutputReader.Wait? {
+        var full: [ClientStream] = []
         switch frame {
         case .line(let line):
-            await route(line: line)
+            route(line: line, full: &full)
         case .oversized(let prefix, let length):
             metrics.errors(kind: "child_message_too_large")
             let id = prefix.withUnsafeReadableBytes { EnvelopeScanner.peekID(inPrefix: $0) }
@@ -343,12 +350,14 @@ public final class Session: Sendable {
                 let error = JSONRPCErrorBody.buffer(
                     id: id, code: .internalError,
                     message: "MCP server response of \(length) bytes exceeds the bridge limit of \(child.limits.maximumMessageBytes) bytes")
-                await route(line: error)
+                route(line: error, full: &full)
             }
         }
+        guard !full.isEmpty else { return nil }
+        return { [full] in for stream in full { await stream.queue.waitForRoom() } }
     }
 
-    private func route(line: ByteBuffer) async {
+    private func route(line: ByteBuffer, full: inout [ClientStream]) {
         let parsed: ParsedMessage
         do {
             parsed = try line.withUnsafeReadableBytes { (raw) throws(EnvelopeError) in try EnvelopeScanner.parse(raw) }
@@ -362,7 +371,7 @@ public final class Session: Sendable {
         metrics.bytesFromChild(line.readableBytes)
         switch parsed {
         case .single(let envelope):
-            await deliver(line, envelope: envelope)
+            deliver(line, envelope: envelope, full: &full)
         case .batch(let elements):
             guard negotiatedVersion?.allowsBatches == true else {
                 metrics.errors(kind: "child_invalid_output")
@@ -371,7 +380,7 @@ public final class Session: Sendable {
             }
             for element in elements {
                 let slice = line.getSlice(at: line.readerIndex + element.range.lowerBound, length: element.range.count) ?? line
-                await deliver(slice, envelope: element.envelope)
+                deliver(slice, envelope: element.envelope, full: &full)
             }
         }
     }
@@ -382,7 +391,9 @@ public final class Session: Sendable {
         case dropped(String)
     }
 
-    private func deliver(_ message: ByteBuffer, envelope: Envelope) async {
+    /// Hands one message to its stream (or the backlog); a stream left over its budget is added
+    /// to `full`.
+    private func deliver(_ message: ByteBuffer, envelope: Envelope, full: inout [ClientStream]) {
         var message = message
         var endAfterDelivery = false
         let delivery: Delivery = state.withLock { state in
@@ -436,8 +447,10 @@ public final class Session: Sendable {
         }
         switch delivery {
         case .stream(let stream, let finishAfter):
-            if !(await stream.queue.push(.message(message, endsStream: finishAfter))) {
+            if !stream.queue.enqueue(.message(message, endsStream: finishAfter)) {
                 logger.debug("client stream gone; message dropped", metadata: ["method": "\(envelope.method ?? "-")"])
+            } else if stream.queue.isOverBudget, !full.contains(where: { $0 === stream }) {
+                full.append(stream)
             }
             if finishAfter { stream.queue.finish() }
         case .backlogged:

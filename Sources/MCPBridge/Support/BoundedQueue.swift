@@ -67,6 +67,17 @@ public final class BoundedQueue<Element: Sendable>: Sendable {
     @discardableResult
     public func push(_ element: Element) async -> Bool {
         guard enqueue(element) else { return false }
+        return await waitForRoom()
+    }
+
+    /// Whether producers would wait now: the queue is open and over its budget.
+    public var isOverBudget: Bool { state.withLockedValue { !$0.closed && $0.bufferedBytes > byteLimit } }
+
+    /// Waits while the queue is over budget (`push`'s second half, for a producer that enqueued
+    /// where it could not wait).
+    /// - Returns: `false` if the queue was closed.
+    @discardableResult
+    public func waitForRoom() async -> Bool {
         let producerID: Int? = state.withLockedValue { state in
             guard !state.closed, state.bufferedBytes > byteLimit else { return nil }
             state.nextProducerID += 1

@@ -3,9 +3,6 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import NIOCore
-import NIOPosix
-import Synchronization
 
 /// Both ends of a fresh pipe, close-on-exec (the child gets its end as 0, 1 or 2 from `mcp_spawn`).
 struct PipePair {
@@ -44,39 +41,6 @@ struct PipePair {
             throw error
         }
         return (made[0], made[1], made[2])
-    }
-}
-
-/// The bridge's ends of a child's pipes that it still has to close itself: each leaves this
-/// set when a NIO channel takes it over, so an error path never closes a descriptor NIO owns
-/// (whose number may already belong to someone else).
-final class OwnedDescriptors: Sendable {
-    private let descriptors: Mutex<Set<CInt>>
-
-    init(_ descriptors: [CInt]) {
-        self.descriptors = Mutex(Set(descriptors))
-    }
-
-    /// Marks `fd` as owned by a channel from now on.
-    func handOver(_ fd: CInt) {
-        _ = descriptors.withLock { $0.remove(fd) }
-    }
-
-    /// Closes what nobody else took, once.
-    func closeRemaining() {
-        for fd in descriptors.withLock({ set in defer { set.removeAll() }; return set }) { _ = systemClose(fd) }
-    }
-}
-
-/// The read end of a child's pipe as an async NIO channel on the shared event loops.
-typealias PipeChannel = NIOAsyncChannel<ByteBuffer, ByteBuffer>
-
-extension NIOAsyncChannel where Inbound == ByteBuffer, Outbound == ByteBuffer {
-    static func reading(from fd: CInt, on eventLoop: any EventLoop) async throws -> PipeChannel {
-        try await NIOPipeBootstrap(group: eventLoop)
-            .takingOwnershipOfDescriptor(input: fd) { channel in
-                channel.eventLoop.makeCompletedFuture { try PipeChannel(wrappingChannelSynchronously: channel) }
-            }
     }
 }
 

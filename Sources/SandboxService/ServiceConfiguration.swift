@@ -63,7 +63,12 @@ public struct ServiceConfiguration: Sendable {
         if !BridgeConfiguration.isLoopback(host), !usesTLS, !allowPlainHTTP {
             throw Invalid(description: "--host \(host) is not loopback: API keys and tokens would cross the network in clear. Give --tls-cert and --tls-key, or put a TLS proxy in front and pass --allow-plain-http")
         }
-        guard maxDeployments >= 1 else { throw Invalid(description: "--max-deployments: at least 1") }
+        guard maxDeployments >= 1 else { throw Invalid(description: "--max-deployments: at least 1; got \(maxDeployments)") }
+        // Zero would queue every create forever, lock an address out after one typo, or fail
+        // every start before the bridge could answer.
+        guard concurrentOperations >= 1 else { throw Invalid(description: "--concurrent-operations: at least 1; got \(concurrentOperations)") }
+        guard failedAuthLimit >= 1 else { throw Invalid(description: "--failed-auth-limit: at least 1; got \(failedAuthLimit)") }
+        guard startTimeout >= .seconds(1) else { throw Invalid(description: "--start-timeout: at least 1 (seconds); got \(startTimeout.components.seconds)") }
         if let bridgeBinary, !FileManager.default.isReadableFile(atPath: bridgeBinary.path) {
             throw Invalid(description: "--bridge-binary: no readable file at \(bridgeBinary.path); build one with scripts/build-release")
         }

@@ -119,6 +119,24 @@ import Testing
         var host = KubernetesOptions()
         host.ingressHost = "not a host"
         #expect(throws: KubernetesManifests.Failure.self) { try KubernetesManifests(spec: nginx, options: host) }
+        for (flag, bad) in [("--ingress-class", "Nginx"), ("--ingress-class", "-nginx"), ("--ingress-class", ""),
+                            ("--ingress-tls-secret", "my_tls"), ("--ingress-tls-secret", "tls."), ("--ingress-tls-secret", String(repeating: "a", count: 254))] {
+            var options = KubernetesOptions()
+            options.ingressHost = "mcp.example.com"
+            if flag == "--ingress-class" { options.ingressClass = bad } else { options.ingressTLSSecret = bad }
+            do {
+                _ = try KubernetesManifests(spec: nginx, options: options)
+                Issue.record("\(flag) '\(bad)' was accepted")
+            } catch {
+                #expect("\(error)".hasPrefix("\(flag):"), "\(error)")
+            }
+        }
+        var good = KubernetesOptions()
+        good.ingressHost = "mcp.example.com"
+        good.ingressClass = "internal.nginx-2"
+        good.ingressTLSSecret = "mcp-time.example.com-tls"
+        let text = try KubernetesManifests(spec: nginx, options: good).text
+        #expect(text.contains("ingressClassName: internal.nginx-2") && text.contains("secretName: mcp-time.example.com-tls"))
     }
 
     @Test func aUserCertificateBecomesATLSSecretMountedForNginx() throws {

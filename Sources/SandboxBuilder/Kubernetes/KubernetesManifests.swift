@@ -38,6 +38,14 @@ public struct KubernetesManifests: Sendable {
                 throw Failure(description: "--ingress-host: '\(host)' is not a DNS host name such as mcp.example.com")
             }
         }
+        // Both end up as object names in the cluster (an IngressClass, a Secret): an invalid one
+        // would render, then be refused by the API server at apply time.
+        if !Self.isDNSSubdomain(options.ingressClass) {
+            throw Failure(description: "--ingress-class: '\(options.ingressClass)' is not an IngressClass name (lowercase letters, digits, '-' and '.', starting and ending with a letter or digit, at most 253)")
+        }
+        if let secret = options.ingressTLSSecret, !Self.isDNSSubdomain(secret) {
+            throw Failure(description: "--ingress-tls-secret: '\(secret)' is not a Secret name (lowercase letters, digits, '-' and '.', starting and ending with a letter or digit, at most 253)")
+        }
         if (options.userCertificate == nil) != (options.userKey == nil) {
             throw Failure(description: "MCP_TLS_CERT_FILE and MCP_TLS_KEY_FILE: give both or neither")
         }
@@ -47,6 +55,12 @@ public struct KubernetesManifests: Sendable {
 
     static func isDNSLabel(_ text: String) -> Bool {
         text.range(of: "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", options: .regularExpression) != nil
+    }
+
+    /// Kubernetes' DNS-1123 subdomain, the rule for most object names (IngressClass, Secret).
+    static func isDNSSubdomain(_ text: String) -> Bool {
+        text.utf8.count <= 253
+            && text.range(of: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$", options: .regularExpression) != nil
     }
 
     /// `mcp-<name>`, as the Docker container is named.

@@ -362,11 +362,12 @@ def cold_start(runs: int = 10) -> float:
     return sorted(samples)[len(samples) // 2]
 
 
-def instructions_per_request(requests: int = 2000, warmup: int = 300) -> dict:
+def instructions_per_request(requests: int = 2000, warmup: int = 300, health: bool = False) -> dict:
     """Instructions the bridge executes per `tools/call` (callgrind: a count, not a time, so it is
     the same on a busy or a quiet machine): one session, `warmup` calls, counters zeroed, then
     `requests` calls one after another, then a dump. valgrind 3.19 cannot read the release
-    binary's DWARF 5, so a copy without debug sections runs (the same code)."""
+    binary's DWARF 5, so a copy without debug sections runs (the same code). With `health`, the
+    requests are `GET /healthz` instead: the HTTP server's own cost, no session and no child."""
     work = Path(tempfile.mkdtemp(prefix="bench-callgrind-"))
     binary = work / "mcp-bridge"
     subprocess.run(["objcopy", "--strip-debug", str(BRIDGE), str(binary)], check=True)
@@ -383,6 +384,10 @@ def instructions_per_request(requests: int = 2000, warmup: int = 300) -> dict:
 
             def calls(count: int, start: int):
                 for index in range(start, start + count):
+                    if health:
+                        reply = client.get(url.replace("/mcp", "/healthz"))
+                        assert reply.status_code == 200, reply.text
+                        continue
                     reply = client.post(url, headers=headers, json={"jsonrpc": "2.0", "id": index, "method": "tools/call",
                                                                     "params": {"name": "echo", "arguments": {"text": f"v{index}"}}})
                     assert f'"v{index}"' in reply.text, reply.text
@@ -482,7 +487,9 @@ def main():
         proxy_sps.stop()
     print(f"sessions/s (httpx client): bridge {sps:.0f} (failures {sps_failures}), mcp-proxy {peer_sps:.0f} (failures {peer_sps_failures})", flush=True)
     counted = [instructions_per_request() for _ in range(2)]
-    print(f"callgrind: {[round(c['per_request']) for c in counted]} instructions per request", flush=True)
+    counted_health = instructions_per_request(health=True)
+    print(f"callgrind: {[round(c['per_request']) for c in counted]} instructions per request, "
+          f"{counted_health['per_request']:.0f} per GET /healthz", flush=True)
 
     bridge_memory = memory(Bridge)
     proxy_memory = memory(Proxy)
@@ -499,11 +506,11 @@ def main():
     docs = ROOT / "docs"
     docs.mkdir(exist_ok=True)
     chart(results, docs / "benchmarks.png")
-    report(docs / "benchmarks.md", args, results, churns, counted, sps, sps_failures, peer_sps, peer_sps_failures,
+    report(docs / "benchmarks.md", args, results, churns, counted, counted_health, sps, sps_failures, peer_sps, peer_sps_failures,
            bridge_memory, proxy_memory, burst, start_ms, size, stripped_size)
 
 
-def report(path, args, results, churns, counted, sps, sps_failures, peer_sps, peer_sps_failures, bridge_memory, proxy_memory, burst,
+def report(path, args, results, churns, counted, counted_health, sps, sps_failures, peer_sps, peer_sps_failures, bridge_memory, proxy_memory, burst,
            start_ms, size, stripped_size):
     bridge, proxy, floor = (results[name] for name in ("mcp-bridge", "mcp-proxy 0.13.0", "nginx floor"))
     front, tls_floor = results["nginx front + mcp-bridge"][16], results["nginx floor (TLS)"][16]
@@ -571,6 +578,7 @@ def report(path, args, results, churns, counted, sps, sps_failures, peer_sps, pe
         f"| sessions per second with the Python client of earlier reports (httpx, 300 sessions, 8 at a time) | {sps:.0f} | {peer_sps:.0f} |",
         f"| instructions per `tools/call` (callgrind, {counted[0]['requests']} calls, two runs) | "
         + " / ".join(f"{c['per_request']:,.0f}" for c in counted) + " | — |",
+        f"| instructions per `GET /healthz` (callgrind: the HTTP server alone, no body, no session, no child) | {counted_health['per_request']:,.0f} | — |",
         f"| RSS idle | {bridge_memory['idle'] / 1024:.1f} MiB | {proxy_memory['idle'] / 1024:.1f} MiB |",
         f"| RSS with 100 open sessions | {bridge_memory[100] / 1024:.1f} MiB | {proxy_memory[100] / 1024:.1f} MiB |",
         f"| RSS with 500 open sessions | {bridge_memory[500] / 1024:.1f} MiB | {proxy_memory[500] / 1024:.1f} MiB |",

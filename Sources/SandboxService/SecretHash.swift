@@ -16,7 +16,7 @@ enum SecretHash {
     }
 
     static func hex(_ bytes: [UInt8]) -> String {
-        bytes.map { $0 < 16 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+        Hex.lowercase(bytes)
     }
 
     static func bytes(hex: some StringProtocol) -> [UInt8]? {

@@ -1,9 +1,9 @@
-import Synchronization
+import MCPBridge
 
 /// How many client requests are waiting for an answer, bounded: each holds a task and a
 /// connection, so a runaway client cannot pile them up without limit.
 final class InFlightCount: Sendable {
-    private let count = Mutex(0)
+    private let count = Locked(0)
     let limit: Int
 
     init(limit: Int) { self.limit = limit }

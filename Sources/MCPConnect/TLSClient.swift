@@ -1,7 +1,6 @@
 import MCPBridge
 import NIOCore
 import NIOSSL
-import Synchronization
 
 /// Makes the TLS handler for each connection under one `TrustPolicy` (the context, with its
 /// trust store loaded, is built once).
@@ -29,7 +28,7 @@ struct TLSClient: Sendable {
 
     /// Records what the server presented when a pin did not match, for the error message.
     final class Observation: Sendable {
-        private let presented = Mutex<CertificateFingerprint?>(nil)
+        private let presented = Locked<CertificateFingerprint?>(nil)
         var mismatch: CertificateFingerprint? { presented.withLock { $0 } }
         func record(_ fingerprint: CertificateFingerprint) { presented.withLock { $0 = fingerprint } }
     }

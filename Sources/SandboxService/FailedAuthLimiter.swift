@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import MCPBridge
 
 /// Counts failed authentications per client address in a fixed window; an address over the
 /// limit is refused (429) until its window ends, whatever it presents. The table is bounded:
@@ -13,7 +13,7 @@ final class FailedAuthLimiter: Sendable {
     let limit: Int
     let window: Duration
     let capacity: Int
-    private let entries = Mutex<[String: Entry]>([:])
+    private let entries = Locked<[String: Entry]>([:])
 
     init(limit: Int = 10, window: Duration = .seconds(60), capacity: Int = 10_000) {
         self.limit = limit

@@ -1,13 +1,12 @@
-import Synchronization
 
 /// The bridge's ends of a child's pipes that it still has to close itself: each leaves this
 /// set when a NIO channel takes it over, so an error path never closes a descriptor NIO owns
 /// (whose number may already belong to someone else).
 final class OwnedDescriptors: Sendable {
-    private let descriptors: Mutex<Set<CInt>>
+    private let descriptors: Locked<Set<CInt>>
 
     init(_ descriptors: [CInt]) {
-        self.descriptors = Mutex(Set(descriptors))
+        self.descriptors = Locked(Set(descriptors))
     }
 
     /// Marks `fd` as owned by a channel from now on.

@@ -1,6 +1,5 @@
 import CoreMetrics
 import Logging
-import Synchronization
 
 /// Counts every time a connection limit bites (`mcp_bridge_limits_total{limit=…}`) and logs it,
 /// at most one line per limit every `interval`, with how many were folded into that line: a
@@ -20,7 +19,7 @@ public final class LimitReport: Sendable {
 
     private let logger: Logger
     private let interval: Duration
-    private let windows = Mutex<[Limit: Window]>([:])
+    private let windows = Locked<[Limit: Window]>([:])
     private let counters: [Limit: Counter]
 
     public init(logger: Logger, interval: Duration = .seconds(10)) {

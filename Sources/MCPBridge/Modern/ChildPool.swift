@@ -1,7 +1,6 @@
 import Logging
 import NIOCore
 import ServiceLifecycle
-import Synchronization
 
 /// Warm, initialized children that serve 2026-07-28 requests, which belong to no session. The
 /// pool starts with the first modern request (a bridge only legacy clients use never runs it),
@@ -69,7 +68,7 @@ public final class ChildPool: Service, Sendable {
     private let command: ChildCommand
     private let session: SessionConfiguration
     private let logger: Logger
-    private let state = Mutex(State())
+    private let state = Locked(State())
     private let launches: AsyncStream<(PoolChild, Duration)>
     private let launchQueue: AsyncStream<(PoolChild, Duration)>.Continuation
     private let stopping = Latch()

@@ -1,6 +1,5 @@
 import Logging
 import NIOCore
-import Synchronization
 
 /// One warm MCP server process of the pool that serves 2026-07-28 clients. Many clients share
 /// it: every request goes to the child under a bridge-made id (and progress token), so answers
@@ -33,7 +32,7 @@ final class PoolChild: Sendable {
     let child: ChildProcess
     let logger: Logger
     private let pool: ChildPool
-    private let state = Mutex(State())
+    private let state = Locked(State())
     private let started = Latch()
 
     init(number: Int, command: ChildCommand, limits: ChildLimits, pool: ChildPool, logger: Logger) {

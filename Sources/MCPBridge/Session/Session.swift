@@ -1,6 +1,5 @@
 import Logging
 import NIOCore
-import Synchronization
 
 /// Why the HTTP layer could not attach a request or stream to a session.
 public enum SessionError: Error, Equatable, Sendable {
@@ -70,7 +69,7 @@ public final class Session: Sendable {
     public let logger: Logger
     private let configuration: SessionConfiguration
     private let metrics: BridgeMetrics
-    private let state: Mutex<State>
+    private let state: Locked<State>
 
     /// How many messages the backlog's bound has dropped so far.
     var backlogDropped: Int { state.withLock { $0.backlogDropped } }
@@ -79,7 +78,7 @@ public final class Session: Sendable {
 
     init(id: String, transport: Transport, command: ChildCommand, configuration: SessionConfiguration, metrics: BridgeMetrics, logger: Logger) {
         self.id = id
-        self.state = Mutex(State(transport: transport))
+        self.state = Locked(State(transport: transport))
         self.configuration = configuration
         self.metrics = metrics
         var logger = logger

@@ -1,6 +1,5 @@
 import Logging
 import ServiceLifecycle
-import Synchronization
 
 /// Owns every session: creates them under the session cap, runs each child as a child task,
 /// reaps idle sessions, and on shutdown walks every child down its shutdown ladder.
@@ -44,7 +43,7 @@ public final class SessionManager: Service, Sendable {
     public let configuration: Configuration
     private let logger: Logger
     private let metrics: BridgeMetrics
-    private let state = Mutex(State())
+    private let state = Locked(State())
     private let launches: AsyncStream<Session>
     private let launchQueue: AsyncStream<Session>.Continuation
     private let stopping = Latch()

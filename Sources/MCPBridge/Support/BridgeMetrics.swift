@@ -1,5 +1,4 @@
 import CoreMetrics
-import Synchronization
 
 /// The bridge's counters and gauges, reported through swift-metrics (Prometheus at `/metrics`).
 public struct BridgeMetrics: Sendable {
@@ -12,7 +11,7 @@ public struct BridgeMetrics: Sendable {
     private let requestCounters = RequestCounters()
 
     private final class RequestCounters: Sendable {
-        private let counters = Mutex<[String: Counter]>([:])
+        private let counters = Locked<[String: Counter]>([:])
 
         func counter(path: String, method: String, status: Int) -> Counter {
             let key = "\(path) \(method) \(status)"

@@ -1,4 +1,3 @@
-import Synchronization
 
 /// A one-shot event that any number of tasks can wait for, with an optional deadline.
 public final class Latch: Sendable {
@@ -8,7 +7,7 @@ public final class Latch: Sendable {
         var nextID = 0
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     public init() {}
 

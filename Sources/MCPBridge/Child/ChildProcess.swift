@@ -169,11 +169,17 @@ public final class ChildProcess: Sendable {
                 stdout.abandon()
             }
             try? await stdout.channel.close()
-            // Output ended: the child is exiting or gone. Make sure its whole group goes too.
+            // Output ended: the child is exiting or gone. A process closes its stdout on the way
+            // out and exits a moment later, so it gets the grace period to finish on its own (a
+            // SIGTERM right away turned clean exits into kills); then its whole group must go.
             outputEnded.open()
             ladderWake.open()
             stdin.close()
-            await terminateGroup(of: child)
+            if await child.waitForExit(timeout: limits.shutdownGrace) {
+                child.signalGroup(SIGKILL)
+            } else {
+                await terminateGroup(of: child)
+            }
             await group.waitForAll()
         }
         // The group is gone; its last stderr lines are logged when the pipe reaches its end.

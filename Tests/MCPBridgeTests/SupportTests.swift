@@ -114,6 +114,17 @@ import Testing
         #expect(await queue.next() == nil)
     }
 
+    @Test func admissionSaysWhenTheQueueGoesOverItsBudget() async {
+        let queue = BoundedQueue<Int>(byteLimit: 2, weigh: { _ in 1 })
+        #expect(queue.admit(1) == .admitted)
+        #expect(queue.admit(2) == .admitted)
+        #expect(queue.admit(3) == .admittedOverBudget)
+        #expect(await queue.next() == 1)
+        #expect(queue.admit(4) == .admittedOverBudget)
+        queue.finish()
+        #expect(queue.admit(5) == .rejected)
+    }
+
     @Test func deadlinesFireOnceUnlessCancelled() async throws {
         let sweeper = DeadlineSweeper.shared
         let fired = Latch()

@@ -203,11 +203,9 @@ public final class Session: Sendable {
             metrics.errors(kind: "request_timeout")
             logger.warning("the MCP server did not answer in time; the request is answered with an error", metadata: ["id": "\(id.json)"])
             let seconds = timeout.components.seconds
-            var full: [ClientStream] = []
-            route(line: JSONRPCErrorBody.buffer(id: id, code: .internalError,
-                                                message: "MCP server did not answer within \(seconds) s (the bridge's --request-timeout)"),
-                  full: &full)
-            for stream in full { await stream.queue.waitForRoom() }
+            let error = JSONRPCErrorBody.buffer(id: id, code: .internalError,
+                                                message: "MCP server did not answer within \(seconds) s (the bridge's --request-timeout)")
+            if let wait = route(.line(error)) { await wait() }
             _ = await child.send(ByteBuffer(string: #"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"# + id.json
                                                       + #","reason":"request timed out in mcp-bridge"}}"#))
         }
@@ -446,10 +444,13 @@ public final class Session: Sendable {
         }
         switch delivery {
         case .stream(let stream, let finishAfter):
-            if !stream.queue.enqueue(.message(message, endsStream: finishAfter)) {
+            switch stream.queue.admit(.message(message, endsStream: finishAfter)) {
+            case .rejected:
                 logger.debug("client stream gone; message dropped", metadata: ["method": "\(envelope.method ?? "-")"])
-            } else if stream.queue.isOverBudget, !full.contains(where: { $0 === stream }) {
+            case .admittedOverBudget where !full.contains(where: { $0 === stream }):
                 full.append(stream)
+            case .admitted, .admittedOverBudget:
+                break
             }
             if finishAfter { stream.queue.finish() }
         case .backlogged:

@@ -43,8 +43,18 @@ public final class BoundedQueue<Element: Sendable>: Sendable {
 
     private enum EnqueueOutcome {
         case rejected
-        case queued
+        case queued(overBudget: Bool)
         case handedTo(CheckedContinuation<Dequeued, Never>)
+    }
+
+    /// What `admit` did with an element.
+    public enum Admission: Sendable, Equatable {
+        /// The queue was closed or finished: the element is dropped.
+        case rejected
+        case admitted
+        /// Admitted, and the queue is now over its budget: a producer that can wait should
+        /// `waitForRoom()` before the next element.
+        case admittedOverBudget
     }
 
     // NIO's pthread lock rather than `Mutex`: timed waits expire on the event loop (the
@@ -69,9 +79,6 @@ public final class BoundedQueue<Element: Sendable>: Sendable {
         guard enqueue(element) else { return false }
         return await waitForRoom()
     }
-
-    /// Whether producers would wait now: the queue is open and over its budget.
-    public var isOverBudget: Bool { state.withLockedValue { !$0.closed && $0.bufferedBytes > byteLimit } }
 
     /// Waits while the queue is over budget (`push`'s second half, for a producer that enqueued
     /// where it could not wait).
@@ -102,6 +109,13 @@ public final class BoundedQueue<Element: Sendable>: Sendable {
     /// Enqueues without waiting for room (small control messages, errors at teardown).
     @discardableResult
     public func enqueue(_ element: Element) -> Bool {
+        admit(element) != .rejected
+    }
+
+    /// Enqueues without waiting, and says in the same lock whether the queue is now over its
+    /// budget (for a producer that cannot wait here, such as the child's output reader on its
+    /// event loop).
+    public func admit(_ element: Element) -> Admission {
         let outcome: EnqueueOutcome = state.withLockedValue { state in
             guard !state.closed, !state.finished else { return .rejected }
             if let consumer = state.takeConsumer() {
@@ -109,14 +123,14 @@ public final class BoundedQueue<Element: Sendable>: Sendable {
             }
             state.buffer.append(element)
             state.bufferedBytes += weigh(element)
-            return .queued
+            return .queued(overBudget: state.bufferedBytes > byteLimit)
         }
         switch outcome {
-        case .rejected: return false
-        case .queued: return true
+        case .rejected: return .rejected
+        case .queued(let overBudget): return overBudget ? .admittedOverBudget : .admitted
         case .handedTo(let consumer):
             consumer.resume(returning: .element(element))
-            return true
+            return .admitted
         }
     }
 

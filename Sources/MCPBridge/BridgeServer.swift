@@ -3,10 +3,10 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import Hummingbird
 import HummingbirdCore
 import Logging
 import NIOCore
+import NIOPosix
 import Prometheus
 import ServiceLifecycle
 import UnixSignals
@@ -40,16 +40,16 @@ public struct BridgeServer: Sendable {
             // Every child holds pipes: sessions, warm spares and the 2026-07-28 pool alike.
             sessions: configuration.sessions.maximumSessions + configuration.sessions.warmSpares + configuration.pool.maximum, logger: logger)
         let cap = ConnectionCap(maximum: limits.maximumConnections, report: report)
-        let app = Application(
-            responder: responder,
-            server: HTTPServerBuilder { responder in
-                GuardedHTTP1Channel(inner: HTTP1Channel(responder: responder), limits: limits, report: report, cap: cap)
-            },
+        let channel = BridgeHTTPChannel(limits: limits, report: report, cap: cap, bodyLimit: configuration.maximumMessageBytes,
+                                        respond: { await responder.respond(to: $0, context: $1) })
+        let server = Server(
+            childChannelSetup: channel,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
             onServerRunning: { channel in
                 let address = channel.localAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?"
                 logger.notice("mcp-bridge listening", metadata: ["address": "\(address)"])
             },
+            eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
             logger: logger
         )
         if let reason = manager.unreadyReason {
@@ -66,7 +66,7 @@ public struct BridgeServer: Sendable {
                           failureTerminationBehavior: .gracefullyShutdownGroup)
                 } + configuration.relays.map {
                     .init(service: RelayService(route: $0, logger: logger), failureTerminationBehavior: .gracefullyShutdownGroup)
-                } + [.init(service: app), .init(service: manager), .init(service: pool)],
+                } + [.init(service: server), .init(service: manager), .init(service: pool)],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )

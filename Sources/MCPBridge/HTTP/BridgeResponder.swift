@@ -7,9 +7,7 @@ import Prometheus
 /// The bridge's whole HTTP surface. Guards run in a fixed order (H-07): Host/Origin →
 /// CORS preflight and OAuth discovery (no auth) → health → bearer token → route →
 /// media types → protocol version and session.
-public struct BridgeResponder: HTTPResponder {
-    public typealias Context = BasicRequestContext
-
+struct BridgeResponder: Sendable {
     let configuration: BridgeConfiguration
     let guards: RequestGuards
     let manager: SessionManager
@@ -18,7 +16,7 @@ public struct BridgeResponder: HTTPResponder {
     let streamable: StreamableHTTPEndpoint
     let legacy: LegacySSEEndpoint
 
-    public init(configuration: BridgeConfiguration, manager: SessionManager, pool: ChildPool, metrics: BridgeMetrics, registry: PrometheusCollectorRegistry?) {
+    init(configuration: BridgeConfiguration, manager: SessionManager, pool: ChildPool, metrics: BridgeMetrics, registry: PrometheusCollectorRegistry?) {
         self.configuration = configuration
         self.guards = RequestGuards(configuration: configuration)
         self.manager = manager
@@ -33,7 +31,7 @@ public struct BridgeResponder: HTTPResponder {
         case mcp, sse, message, healthz, readyz, metrics, discovery, unknown
     }
 
-    public func respond(to request: Request, context: Context) async throws -> Response {
+    func respond(to request: Request, context: BridgeRequestContext) async -> Response {
         let route = self.route(of: request.uri.path)
         var response = await dispatch(request, route: route, context: context)
         if configuration.cors, let origin = request.headers.combinedValue(.origin), guards.isAllowedOrigin(origin) {
@@ -43,7 +41,7 @@ public struct BridgeResponder: HTTPResponder {
         return response
     }
 
-    private func dispatch(_ request: Request, route: Route, context: Context) async -> Response {
+    private func dispatch(_ request: Request, route: Route, context: BridgeRequestContext) async -> Response {
         if case .forbidden(let why) = guards.checkOrigin(host: request.head.authority, origin: request.headers.combinedValue(.origin)) {
             context.logger.notice("request refused", metadata: ["reason": "\(why)"])
             return Reply.jsonRPCError(.forbidden, code: .serverError, message: "Forbidden: \(why)")
@@ -72,8 +70,8 @@ public struct BridgeResponder: HTTPResponder {
                                       headers: [.wwwAuthenticate: challenge])
         }
         switch route {
-        case .mcp: return await streamable.respond(to: request)
-        case .sse: return await legacy.openStream(request)
+        case .mcp: return await streamable.respond(to: request, watch: context.inboundClose)
+        case .sse: return await legacy.openStream(request, watch: context.inboundClose)
         case .message: return await legacy.postMessage(request)
         case .metrics:
             guard request.method == .get else { return Reply.methodNotAllowed(allow: "GET") }

@@ -9,7 +9,7 @@ struct LegacySSEEndpoint: Sendable {
     let configuration: BridgeConfiguration
     let streamable: StreamableHTTPEndpoint
 
-    func openStream(_ request: Request) async -> Response {
+    func openStream(_ request: Request, watch: InboundCloseWatch) async -> Response {
         guard request.method == .get else { return Reply.methodNotAllowed(allow: "GET") }
         let session: Session
         switch await streamable.startSession(transport: .legacySSE, requestID: nil) {
@@ -23,7 +23,7 @@ struct LegacySSEEndpoint: Sendable {
             return StreamableHTTPEndpoint.sessionNotFound
         }
         let endpoint = SSEEncoding.event("endpoint", data: "\(configuration.basePath)/message?sessionId=\(session.id)")
-        return SSEResponder.response(for: request, stream: stream, session: session, preamble: endpoint, keepAlive: configuration.keepAliveInterval)
+        return SSEResponder.response(stream: stream, session: session, watch: watch, preamble: endpoint, keepAlive: configuration.keepAliveInterval)
     }
 
     func postMessage(_ request: Request) async -> Response {

@@ -72,34 +72,35 @@ enum MessageIntake {
 /// Streams a `ClientStream` to the client as server-sent events until it finishes, the
 /// client goes away, or the write fails; then detaches it from its session.
 enum SSEResponder {
-    /// - Parameter watchInboundClose: end the stream as soon as the client closes its side. Right
-    ///   for GET and legacy streams, which never end on their own; but the framework then closes
-    ///   the connection after the response, so a POST's stream (which ends with its answer) is
-    ///   instead ended by a failed write (keep-alives come every `keepAlive` at the latest) and its
-    ///   connection stays open for the client's next request.
+    /// - Parameter watch: end the stream as soon as the client closes its side (the
+    ///   connection's watch). Right for GET and legacy streams, which never end on their own,
+    ///   and for 2026-07-28 calls, where closing is cancelling. A 2025 POST's stream ends with its
+    ///   answer and is not watched (`nil`): a client that half-closes after sending still gets it;
+    ///   one that leaves is noticed by a failed write (keep-alives come every `keepAlive`).
     static func response(
-        for request: Request, stream: ClientStream, session: Session, headers extra: HTTPFields = [:],
-        preamble: ByteBuffer? = nil, keepAlive: Duration, watchInboundClose: Bool = true
+        stream: ClientStream, session: Session, watch: InboundCloseWatch? = nil, headers extra: HTTPFields = [:],
+        preamble: ByteBuffer? = nil, keepAlive: Duration
     ) -> Response {
-        response(for: request, stream: stream, headers: extra, preamble: preamble, keepAlive: keepAlive,
-                 watchInboundClose: watchInboundClose) { session.detach(stream) }
+        response(stream: stream, watch: watch, headers: extra, preamble: preamble, keepAlive: keepAlive) {
+            session.detach(stream)
+        }
     }
 
     /// The same for a stream that belongs to no session; `release` runs once when it ends.
     static func response(
-        for request: Request, stream: ClientStream, headers extra: HTTPFields = [:], preamble: ByteBuffer? = nil,
-        keepAlive: Duration, watchInboundClose: Bool = true, release: @escaping @Sendable () -> Void
+        stream: ClientStream, watch: InboundCloseWatch?, headers extra: HTTPFields = [:], preamble: ByteBuffer? = nil,
+        keepAlive: Duration, release: @escaping @Sendable () -> Void
     ) -> Response {
         var headers = Reply.sseHeaders
         headers.append(contentsOf: extra)
-        // If the client is gone before the head is written, the framework never runs the body:
-        // the lease then detaches the stream when the response is dropped, so the session's open
-        // stream count still returns to zero and idle reaping still happens.
+        // If the client is gone before the head is written, the body never runs: the lease then
+        // detaches the stream when the response is dropped, so the session's open stream count
+        // still returns to zero and idle reaping still happens.
         let lease = StreamLease(release)
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
             defer { lease.release() }
-            if watchInboundClose {
-                try await request.body.consumeWithCancellationOnInboundClose { _ in
+            if let watch {
+                try await watch.cancellingOnClose {
                     try await pump(stream, into: &writer, preamble: preamble, keepAlive: keepAlive)
                 }
             } else {

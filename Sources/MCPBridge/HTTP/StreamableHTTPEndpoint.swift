@@ -10,14 +10,14 @@ struct StreamableHTTPEndpoint: Sendable {
     let configuration: BridgeConfiguration
     let modern: ModernEndpoint
 
-    func respond(to request: Request) async -> Response {
+    func respond(to request: Request, watch: InboundCloseWatch) async -> Response {
         if request.method != .post, ModernEndpoint.claims(request.headers) {
             // 2026-07-28 has no GET stream and no session to DELETE.
             return Reply.methodNotAllowed(allow: "POST")
         }
         switch request.method {
-        case .post: return await post(request)
-        case .get: return get(request)
+        case .post: return await post(request, watch: watch)
+        case .get: return get(request, watch: watch)
         case .delete: return delete(request)
         default: return Reply.methodNotAllowed(allow: "GET, POST, DELETE")
         }
@@ -25,7 +25,7 @@ struct StreamableHTTPEndpoint: Sendable {
 
     // MARK: POST
 
-    private func post(_ request: Request) async -> Response {
+    private func post(_ request: Request, watch: InboundCloseWatch) async -> Response {
         var request = request
         let accepted = AcceptedMediaTypes(header: request.headers.combinedValue(.accept))
         guard accepted.json || accepted.eventStream else {
@@ -40,7 +40,7 @@ struct StreamableHTTPEndpoint: Sendable {
         case .failure(let refusal): return refusal.response
         }
         if ModernEndpoint.claims(request.headers) {
-            return await modern.respond(to: request, body: body)
+            return await modern.respond(to: request, body: body, watch: watch)
         }
         if let refusal = checkProtocolVersionHeader(request) { return refusal }
         let intake: MessageIntake.Accepted
@@ -51,7 +51,7 @@ struct StreamableHTTPEndpoint: Sendable {
         if request.headers.combinedValue(.mcpSessionID) == nil, case .single(let envelope) = intake.parsed, envelope.kind == .request,
            !envelope.isInitializeRequest, ModernEndpoint.claims(body: body) {
             // Modern `_meta` without the version header: validation answers −32020.
-            return await modern.respond(to: request, body: body)
+            return await modern.respond(to: request, body: body, watch: watch)
         }
 
         let session: Session
@@ -123,8 +123,8 @@ struct StreamableHTTPEndpoint: Sendable {
                 return Self.sessionNotFound
             }
         }
-        return SSEResponder.response(for: request, stream: stream, session: session, headers: headers, preamble: preamble,
-                                     keepAlive: configuration.keepAliveInterval, watchInboundClose: false)
+        return SSEResponder.response(stream: stream, session: session, headers: headers, preamble: preamble,
+                                     keepAlive: configuration.keepAliveInterval)
     }
 
     private func collectJSONResponses(request: Request, stream: ClientStream, session: Session, batch: Bool, headers: HTTPFields) async -> Response {
@@ -149,7 +149,7 @@ struct StreamableHTTPEndpoint: Sendable {
 
     // MARK: GET and DELETE
 
-    private func get(_ request: Request) -> Response {
+    private func get(_ request: Request, watch: InboundCloseWatch) -> Response {
         guard AcceptedMediaTypes(header: request.headers.combinedValue(.accept)).eventStream else {
             return Reply.jsonRPCError(.notAcceptable, code: .serverError, message: "Not Acceptable: Accept must admit text/event-stream")
         }
@@ -164,7 +164,7 @@ struct StreamableHTTPEndpoint: Sendable {
         } catch {
             return Self.sessionNotFound
         }
-        return SSEResponder.response(for: request, stream: stream, session: session, keepAlive: configuration.keepAliveInterval)
+        return SSEResponder.response(stream: stream, session: session, watch: watch, keepAlive: configuration.keepAliveInterval)
     }
 
     private func delete(_ request: Request) -> Response {

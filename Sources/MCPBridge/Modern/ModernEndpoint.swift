@@ -21,7 +21,7 @@ struct ModernEndpoint: Sendable {
         body.readableBytesView.firstRange(of: Array(ModernProtocol.protocolVersionKey.utf8)) != nil
     }
 
-    func respond(to request: Request, body: ByteBuffer) async -> Response {
+    func respond(to request: Request, body: ByteBuffer, watch: InboundCloseWatch) async -> Response {
         let message: ModernMessage
         switch ModernRequest.validate(body: body, headers: request.headers) {
         case .success(let value): message = value
@@ -32,7 +32,7 @@ struct ModernEndpoint: Sendable {
             return Self.refuse(ModernRefusal(status: .notFound, code: -32601, message: "Method not found: \(modern.method)", id: modern.id))
         }
         if let token = modern.requestState {
-            return await continueHeld(modern, token: token, request: request)
+            return await continueHeld(modern, token: token, request: request, watch: watch)
         }
         let child: PoolChild
         switch await pool.acquire(interactive: ModernProtocol.interactiveMethods.contains(modern.method)) {
@@ -45,24 +45,24 @@ struct ModernEndpoint: Sendable {
                 return Reply.json(LegacyAdapter.response(id: modern.id, result: LegacyAdapter.discoverResult(initializeResult: initialize)).buffer)
             }
             if modern.method == "subscriptions/listen" {
-                return await listen(modern, request: request, capabilities: child.initializeResult?["capabilities"])
+                return await listen(modern, request: request, watch: watch, capabilities: child.initializeResult?["capabilities"])
             }
         }
-        return await call(modern, on: child, request: request)
+        return await call(modern, on: child, request: request, watch: watch)
     }
 
-    private func call(_ modern: ModernRequest, on child: PoolChild, request: Request) async -> Response {
+    private func call(_ modern: ModernRequest, on child: PoolChild, request: Request, watch: InboundCloseWatch) async -> Response {
         let stream = ClientStream(kind: .requestSSE, bufferBytes: pool.streamBufferBytes)
         guard let callID = await child.start(modern, stream: stream) else {
             return Self.unavailable(.unavailable("the MCP server process ended"), id: modern.id)
         }
-        return await reply(request: request, id: modern.id, stream: stream, longLived: modern.method == "subscriptions/listen") {
+        return await reply(request: request, watch: watch, id: modern.id, stream: stream, longLived: modern.method == "subscriptions/listen") {
             child.streamClosed(callID: callID, stream: stream)
         }
     }
 
     /// A retry carrying `requestState`: the held call continues on the child that holds it.
-    private func continueHeld(_ modern: ModernRequest, token: String, request: Request) async -> Response {
+    private func continueHeld(_ modern: ModernRequest, token: String, request: Request, watch: InboundCloseWatch) async -> Response {
         if ChildPool.isBridgeState(token) {
             let unknown = Self.unknownState(id: modern.id)
             guard let peeked = pool.peekHeld(token) else { return unknown }
@@ -74,29 +74,29 @@ struct ModernEndpoint: Sendable {
             guard await held.child.resume(callID: held.callID, heldState: token, with: modern, stream: stream) else {
                 return Self.rpcError(id: modern.id, code: -32602, message: "Invalid params: requestState does not belong to this request")
             }
-            return await reply(request: request, id: modern.id, stream: stream, longLived: false) {
+            return await reply(request: request, watch: watch, id: modern.id, stream: stream, longLived: false) {
                 held.child.streamClosed(callID: held.callID, stream: stream)
             }
         }
         // A modern child's own state: back to the process that issued it, if it still runs.
         if let child = pool.child(forModernState: token), !child.isEnded {
-            return await call(modern, on: child, request: request)
+            return await call(modern, on: child, request: request, watch: watch)
         }
         switch await pool.acquire(interactive: true) {
         case .success(let child) where child.era == .legacy:
             // A legacy child has no state of its own to continue: never run the call afresh.
             child.releaseReservation()
             return Self.unknownState(id: modern.id)
-        case .success(let child): return await call(modern, on: child, request: request)
+        case .success(let child): return await call(modern, on: child, request: request, watch: watch)
         case .failure(let refusal): return Self.unavailable(refusal, id: modern.id)
         }
     }
 
-    private func listen(_ modern: ModernRequest, request: Request, capabilities: JSONValue?) async -> Response {
+    private func listen(_ modern: ModernRequest, request: Request, watch: InboundCloseWatch, capabilities: JSONValue?) async -> Response {
         let stream = ClientStream(kind: .requestSSE, bufferBytes: pool.streamBufferBytes)
         let key = await pool.listen(modern, stream: stream, capabilities: capabilities)
         let pool = self.pool
-        return SSEResponder.response(for: request, stream: stream, keepAlive: configuration.keepAliveInterval) {
+        return SSEResponder.response(stream: stream, watch: watch, keepAlive: configuration.keepAliveInterval) {
             stream.queue.close()
             pool.stopListening(key)
         }
@@ -104,7 +104,7 @@ struct ModernEndpoint: Sendable {
 
     /// Plain JSON when the only answer comes quickly; otherwise SSE, watched so that a client
     /// closing the stream cancels the request (2026-07-28 has no other cancellation on HTTP).
-    private func reply(request: Request, id: JSONValue, stream: ClientStream, longLived: Bool,
+    private func reply(request: Request, watch: InboundCloseWatch, id: JSONValue, stream: ClientStream, longLived: Bool,
                        closed: @escaping @Sendable () -> Void) async -> Response {
         var preamble: ByteBuffer?
         let accepted = AcceptedMediaTypes(header: request.headers.combinedValue(.accept))
@@ -131,7 +131,7 @@ struct ModernEndpoint: Sendable {
                 return Self.unavailable(.unavailable("the MCP server process ended"), id: id)
             }
         }
-        return SSEResponder.response(for: request, stream: stream, preamble: preamble, keepAlive: configuration.keepAliveInterval) {
+        return SSEResponder.response(stream: stream, watch: watch, preamble: preamble, keepAlive: configuration.keepAliveInterval) {
             stream.queue.close()
             closed()
         }

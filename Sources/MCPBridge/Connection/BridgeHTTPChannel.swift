@@ -1,0 +1,51 @@
+import HummingbirdCore
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOHTTPTypesHTTP1
+
+/// One accepted connection's pipeline: NIO's HTTP/1 codec (decoder limits 80 KiB of headers,
+/// 1,000 fields; malformed requests answered 400 by NIO's protocol error handler), the
+/// `ConnectionGuard` right after the decoder (where the request's version and `Connection`
+/// header are still visible), the conversion to swift-http-types, and `HTTPRequestHandler`.
+/// The connection cap is applied before anything is set up.
+struct BridgeHTTPChannel: ServerChildChannel {
+    struct Value: ServerChildChannelValue {
+        let channel: any Channel
+    }
+
+    let limits: ConnectionLimits
+    let report: LimitReport
+    let cap: ConnectionCap
+    let bodyLimit: Int
+    let respond: HTTPRequestHandler.Respond
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        let admitted = cap.admit(channel)
+        return channel.eventLoop.makeCompletedFuture {
+            var decoderLimits = NIOHTTPDecoderLimitConfiguration()
+            decoderLimits.maxHeaderFieldSize = 80 * 1024
+            decoderLimits.maxHeaderListSize = 80 * 1024
+            decoderLimits.maxHeaderFieldCount = 1000
+            let operations = channel.pipeline.syncOperations
+            try operations.configureHTTPServerPipeline(
+                withPipeliningAssistance: false,  // HTTPRequestHandler serves in order itself
+                withErrorHandling: true,
+                withOutboundHeaderValidation: false,  // swift-http-types validates fields
+                withEncoderConfiguration: .init(),
+                withDecoderLimitConfiguration: decoderLimits
+            )
+            let decoder = try operations.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
+            try operations.addHandler(ConnectionGuard(limits: limits, report: report, refuse: !admitted), position: .after(decoder))
+            try operations.addHandler(HTTP1ToHTTPServerCodec(secure: false))
+            try operations.addHandler(HTTPRequestHandler(bodyLimit: bodyLimit, logger: logger, respond: respond))
+            return Value(channel: channel)
+        }
+    }
+
+    /// The server's task for this connection lasts as long as the connection (graceful shutdown
+    /// waits for it); requests are served by `HTTPRequestHandler`'s own tasks.
+    func handle(value: Value, logger: Logger) async {
+        try? await value.channel.closeFuture.get()
+    }
+}

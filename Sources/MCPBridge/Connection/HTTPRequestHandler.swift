@@ -1,0 +1,185 @@
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import NIOHTTPTypes
+
+/// Serves one HTTP/1 connection: collects each request's body (up to `bodyLimit`), runs the
+/// responder in a task on the connection's event loop, and answers requests one at a time in
+/// arrival order. This replaces Hummingbird's `HTTP1Channel`, whose async-sequence plumbing
+/// cost more instructions per request than the bridge's own work (bench/NOTES.md); the
+/// connection's limits, deadlines and close rules stay in `ConnectionGuard` below it.
+///
+/// - A body over `bodyLimit` is not buffered: the request goes to the responder as soon as that
+///   is known (at its head when `Content-Length` says so), carrying `bodyLimit + 1` bytes at
+///   most, so collecting it fails as too large (413); the rest is discarded.
+/// - Pipelined requests wait for the answer before them; once one is complete, reading stops
+///   until it is served. Otherwise the connection is read while a response streams, so a client
+///   that closes its side is noticed at once (`InboundCloseWatch`).
+final class HTTPRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
+    typealias Respond = @Sendable (Request, BridgeRequestContext) async -> Response
+
+    private struct Incoming {
+        var head: HTTPRequest
+        var body: ByteBuffer?
+        /// Handed to the responder already (its body was over the limit).
+        var dispatched: Bool
+    }
+
+    private let respond: Respond
+    private let bodyLimit: Int
+    private let logger: Logger
+    private let watch = InboundCloseWatch()
+    private var context: ChannelHandlerContext?
+    private var incoming: Incoming?
+    private var waiting = CircularBuffer<Request>()
+    private var serving = false
+    private var readHeld = false
+    private var inputClosed = false
+    private var closeWhenServed = false
+
+    init(bodyLimit: Int, logger: Logger, respond: @escaping Respond) {
+        self.bodyLimit = bodyLimit
+        self.logger = logger
+        self.respond = respond
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    // MARK: Inbound
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            if let length = head.headerFields[.contentLength].flatMap(Int.init), length > bodyLimit {
+                incoming = Incoming(head: head, body: nil, dispatched: true)
+                enqueue(Request(head: head, body: RequestBody(buffer: ByteBuffer())))
+            } else {
+                incoming = Incoming(head: head, body: nil, dispatched: false)
+            }
+        case .body(let chunk):
+            guard var current = incoming, !current.dispatched else { return }
+            incoming = nil
+            if var body = current.body {
+                current.body = nil
+                body.writeImmutableBuffer(chunk)
+                current.body = body
+            } else {
+                current.body = chunk
+            }
+            if let body = current.body, body.readableBytes > bodyLimit {
+                current.dispatched = true
+                enqueue(Request(head: current.head, body: RequestBody(buffer: body.getSlice(at: body.readerIndex, length: bodyLimit + 1) ?? body)))
+                current.body = nil
+            }
+            incoming = current
+        case .end:
+            guard let current = incoming else { return }
+            incoming = nil
+            if !current.dispatched {
+                enqueue(Request(head: current.head, body: RequestBody(buffer: current.body ?? ByteBuffer())))
+            }
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, case .inputClosed = event {
+            inputClosed = true
+            // A request cut off by the close is not complete: nothing to answer.
+            if incoming?.dispatched == false { incoming = nil }
+            watch.inboundClosed()
+            closeIfDone()
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        inputClosed = true
+        watch.inboundClosed()
+        // Nobody is left to read the answers.
+        waiting.removeAll()
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // A malformed request (answered 400 by NIO's protocol error handler when no answer is
+        // under way) or a failed socket: the connection cannot carry another request. An answer
+        // being written is finished first.
+        incoming = nil
+        waiting.removeAll()
+        if serving {
+            closeWhenServed = true
+        } else {
+            context.close(promise: nil)
+        }
+    }
+
+    // MARK: Outbound
+
+    func read(context: ChannelHandlerContext) {
+        if serving, !waiting.isEmpty {
+            readHeld = true
+            return
+        }
+        context.read()
+    }
+
+    // MARK: Serving
+
+    private func enqueue(_ request: Request) {
+        if serving {
+            waiting.append(request)
+        } else {
+            serve(request)
+        }
+    }
+
+    private func serve(_ request: Request) {
+        guard let context else { return }
+        serving = true
+        let channel = context.channel, loop = context.eventLoop
+        let respond = self.respond
+        let requestContext = BridgeRequestContext(logger: logger, inboundClose: watch)
+        let handler = NIOLoopBound(self, eventLoop: loop)
+        let task = Task(executorPreference: EventLoopTaskExecutor.on(loop)) {
+            let response = await respond(request, requestContext)
+            await ChannelResponseBodyWriter.write(response, to: channel)
+            if loop.inEventLoop {
+                handler.value.served()
+            } else {
+                loop.execute { handler.value.served() }
+            }
+        }
+        watch.attach(task)
+    }
+
+    private func served() {
+        serving = false
+        watch.attach(nil)
+        if let next = waiting.popFirst() {
+            serve(next)
+        } else {
+            closeIfDone()
+        }
+        if readHeld, !serving || waiting.isEmpty {
+            readHeld = false
+            context?.read()
+        }
+    }
+
+    /// A client that closed its side after its last request gets the connection closed once
+    /// everything it asked is answered.
+    private func closeIfDone() {
+        guard closeWhenServed || inputClosed, !serving, waiting.isEmpty else { return }
+        context?.close(promise: nil)
+    }
+}

@@ -1,0 +1,172 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import NIOPosix
+import Testing
+
+@testable import MCPBridge
+
+/// The bridge's HTTP/1 connection handling, on a real loopback socket with a test responder.
+@Suite struct HTTPRequestHandlerTests {
+    @Test func pipelinedRequestsAreAnsweredInOrderEvenWhenTheFirstIsSlower() async throws {
+        let server = try await TestHTTPServer.start { request, _ in
+            if request.uri.path == "/slow" { try? await Task.sleep(for: .milliseconds(200)) }
+            return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "<\(request.uri.path)>")))
+        }
+        defer { server.stop() }
+        let client = try RawClient(port: server.port)
+        try client.send("GET /slow HTTP/1.1\r\nHost: t\r\n\r\nGET /fast HTTP/1.1\r\nHost: t\r\n\r\n")
+        let text = try client.read(until: { $0.contains("</fast>") })
+        let slow = try #require(offset(of: "</slow>", in: text))
+        let fast = try #require(offset(of: "</fast>", in: text))
+        #expect(slow < fast)
+        #expect(text.split(separator: "HTTP/1.1 200 OK").count == 2)
+        #expect(text.lowercased().contains("date: "))
+    }
+
+    @Test func aBodyOverTheLimitReachesTheResponderCutToOneByteOverIt() async throws {
+        let server = try await TestHTTPServer.start(bodyLimit: 10) { request, _ in
+            var request = request
+            let answer: String
+            do {
+                answer = "read \(try await request.collectBody(upTo: 10).readableBytes)"
+            } catch {
+                answer = "too large, given \((try? await request.collectBody(upTo: 1000).readableBytes) ?? -1)"
+            }
+            return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: answer)))
+        }
+        defer { server.stop() }
+        let small = try RawClient(port: server.port)
+        try small.send("POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello")
+        #expect(try small.read(until: { $0.contains("read ") }).hasSuffix("read 5"))
+
+        let chunked = try RawClient(port: server.port)
+        try chunked.send("POST /x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n1e\r\n\(String(repeating: "x", count: 30))\r\n0\r\n\r\n")
+        #expect(try chunked.read(until: { $0.contains("given") }).hasSuffix("too large, given 11"))
+
+        // Content-Length over the limit: handed over at once with no body (the responder refuses it
+        // by the header, as `MessageIntake` does), without waiting for a body that never comes.
+        let declared = try RawClient(port: server.port)
+        try declared.send("POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: 5000\r\n\r\n")
+        #expect(try declared.read(until: { $0.contains("read ") }).hasSuffix("read 0"))
+    }
+
+    @Test func aWatchedStreamIsCancelledWhenTheClientClosesItsSide() async throws {
+        let cancelled = Latch()
+        let server = try await TestHTTPServer.start { _, context in
+            Response(status: .ok, body: ResponseBody { writer in
+                try await writer.write(ByteBuffer(string: "started"))
+                do {
+                    try await context.inboundClose.cancellingOnClose {
+                        try await Task.sleep(for: .seconds(30))
+                    }
+                } catch is CancellationError {
+                    cancelled.open()
+                }
+                try await writer.finish(nil)
+            })
+        }
+        defer { server.stop() }
+        let client = try RawClient(port: server.port)
+        try client.send("GET /events HTTP/1.1\r\nHost: t\r\n\r\n")
+        _ = try client.read(until: { $0.contains("started") })
+        shutdown(client.descriptor, Int32(SHUT_WR))
+        #expect(await cancelled.wait(timeout: .seconds(5)))
+        // Its connection is closed once the response ended: the client reads end of file.
+        _ = try client.read(until: { _ in false }, untilClosed: true)
+    }
+
+    @Test func anUnwatchedResponseStillReachesAClientThatHalfClosed() async throws {
+        let server = try await TestHTTPServer.start { _, _ in
+            try? await Task.sleep(for: .milliseconds(200))
+            return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "late answer")))
+        }
+        defer { server.stop() }
+        let client = try RawClient(port: server.port)
+        try client.send("GET /x HTTP/1.1\r\nHost: t\r\n\r\n")
+        shutdown(client.descriptor, Int32(SHUT_WR))
+        #expect(try client.read(until: { _ in false }, untilClosed: true).hasSuffix("late answer"))
+    }
+
+    @Test func theDateHeaderIsAnIMFFixdate() {
+        #expect(HTTPDate.format(0) == "Thu, 01 Jan 1970 00:00:00 GMT")
+        #expect(HTTPDate.format(1_796_135_021) == "Tue, 01 Dec 2026 14:23:41 GMT")
+    }
+}
+
+private func offset(of needle: String, in text: String) -> Int? {
+    let haystack = Array(text.utf8), pattern = Array(needle.utf8)
+    guard haystack.count >= pattern.count else { return nil }
+    return (0...(haystack.count - pattern.count)).first { haystack[$0..<($0 + pattern.count)].elementsEqual(pattern) }
+}
+
+/// A loopback server running the bridge's connection pipeline around a test responder.
+private struct TestHTTPServer {
+    let channel: any Channel
+    var port: Int { channel.localAddress?.port ?? 0 }
+
+    static func start(bodyLimit: Int = 1 << 20, respond: @escaping HTTPRequestHandler.Respond) async throws -> TestHTTPServer {
+        let report = LimitReport(logger: Logger(label: "test"))
+        let setup = BridgeHTTPChannel(limits: ConnectionLimits(), report: report, cap: ConnectionCap(maximum: 64, report: report),
+                                      bodyLimit: bodyLimit, respond: respond)
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+            .childChannelInitializer { setup.setup(channel: $0, logger: Logger(label: "test")).map { _ in } }
+            .bind(host: "127.0.0.1", port: 0).get()
+        return TestHTTPServer(channel: channel)
+    }
+
+    func stop() { channel.close(promise: nil) }
+}
+
+/// A blocking socket client with a receive timeout, for bytes on the wire exactly as written.
+private final class RawClient {
+    let descriptor: Int32
+
+    init(port: Int) throws {
+        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw RawClientError.failed("connect") }
+    }
+
+    deinit { close(descriptor) }
+
+    func send(_ text: String) throws {
+        let bytes = Array(text.utf8)
+        guard Glibc.send(descriptor, bytes, bytes.count, 0) == bytes.count else { throw RawClientError.failed("send") }
+    }
+
+    /// Reads until `done` holds for everything read so far (or, with `untilClosed`, until end of
+    /// file); a 5 s silence throws.
+    func read(until done: (String) -> Bool, untilClosed: Bool = false) throws -> String {
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = recv(descriptor, &buffer, buffer.count, 0)
+            if count == 0 {
+                if untilClosed { return String(decoding: received, as: UTF8.self) }
+                throw RawClientError.failed("closed early: \(String(decoding: received, as: UTF8.self))")
+            }
+            guard count > 0 else { throw RawClientError.failed("timed out: \(String(decoding: received, as: UTF8.self))") }
+            received += buffer.prefix(count)
+            let text = String(decoding: received, as: UTF8.self)
+            if !untilClosed, done(text) { return text }
+        }
+    }
+}
+
+private enum RawClientError: Error {
+    case failed(String)
+}

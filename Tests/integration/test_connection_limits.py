@@ -298,3 +298,42 @@ def test_headers_over_the_limits_get_431(bridge):
     sock = connect(bridge)
     sock.sendall(b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n")
     assert read_response(sock)[0] == 400
+
+
+def read_until_closed(sock: socket.socket, timeout: float = 10) -> bytes:
+    sock.settimeout(timeout)
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    return data
+
+
+def test_pipelined_requests_are_answered_in_order(bridge):
+    # The first (a session start: a process is spawned) takes far longer than the second.
+    sock = connect(bridge)
+    sock.sendall(request_bytes(json.dumps(initialize_body()).encode())
+                 + b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+    data = read_until_closed(sock)
+    assert data.count(b"HTTP/1.1 200 OK") == 2, data
+    assert b'"serverInfo"' in data and b'{"status":"ok"}' in data, data
+    assert data.index(b'"serverInfo"') < data.index(b'{"status":"ok"}')
+
+
+def test_a_malformed_request_gets_400_and_a_close(bridge):
+    sock = connect(bridge)
+    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nNOT A REQUEST LINE\r\n\r\n")
+    data = read_until_closed(sock)
+    assert data.startswith(b"HTTP/1.1 200 OK") and b'{"status":"ok"}' in data, data
+    assert b"HTTP/1.1 400 Bad Request" in data, data
+    # The bridge still serves everyone else.
+    other = connect(bridge)
+    other.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    assert read_response(other)[0] == 200
+
+
+def test_a_client_that_half_closes_after_its_request_still_gets_the_answer(bridge):
+    sock = connect(bridge)
+    sock.sendall(request_bytes(json.dumps(initialize_body()).encode()))
+    sock.shutdown(socket.SHUT_WR)
+    data = read_until_closed(sock)
+    assert data.startswith(b"HTTP/1.1 200 OK") and b'"serverInfo"' in data, data

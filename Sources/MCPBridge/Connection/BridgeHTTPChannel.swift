@@ -5,7 +5,7 @@ import NIOHTTP1
 import NIOHTTPTypesHTTP1
 
 /// One accepted connection's pipeline: NIO's HTTP/1 codec (decoder limits 80 KiB of headers,
-/// 1,000 fields; malformed requests answered 400 by NIO's protocol error handler), the
+/// 1,000 fields; `HTTPRequestHandler` answers a malformed request 400), the
 /// `ConnectionGuard` right after the decoder (where the request's version and `Connection`
 /// header are still visible), the conversion to swift-http-types, and `HTTPRequestHandler`.
 /// The connection cap is applied before anything is set up.
@@ -30,7 +30,7 @@ struct BridgeHTTPChannel: ServerChildChannel {
             let operations = channel.pipeline.syncOperations
             try operations.configureHTTPServerPipeline(
                 withPipeliningAssistance: false,  // HTTPRequestHandler serves in order itself
-                withErrorHandling: true,
+                withErrorHandling: false,  // HTTPRequestHandler: 400 after the answers before it
                 withOutboundHeaderValidation: false,  // swift-http-types validates fields
                 withEncoderConfiguration: .init(),
                 withDecoderLimitConfiguration: decoderLimits

@@ -33,6 +33,11 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private var requestsInFlight = 0
     private var readingBody = false
     private var responseStarted = false
+    /// Per unanswered request, oldest first: whether its response ends the connection (HTTP/1.0
+    /// without keep-alive, `Connection: close`) and its version. Pipelined requests each keep
+    /// their own: a later request's `close` must not cut off the answers before it.
+    private var unanswered = CircularBuffer<(close: Bool, version: HTTPVersion)>()
+    /// The response being written ends the connection.
     private var closeAfterResponse = false
     private var draining = false
     private var drainedBytes = 0
@@ -96,7 +101,7 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
             readingBody = true
             responseStarted = false
             requestVersion = head.version
-            if !head.isKeepAlive { closeAfterResponse = true }
+            unanswered.append((close: !head.isKeepAlive, version: head.version))
             arm(.body, context: context)
         case .body(let chunk):
             if draining {
@@ -142,9 +147,11 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         switch unwrapOutboundIn(data) {
         case .head(var head):
             responseStarted = true
+            let request = unanswered.first
+            if request?.close == true { closeAfterResponse = true }
             if head.headers[canonicalForm: "connection"].contains(where: { $0.lowercased() == "close" }) {
                 closeAfterResponse = true
-            } else if closeAfterResponse, requestVersion == .http1_1 {
+            } else if closeAfterResponse, (request?.version ?? requestVersion) == .http1_1 {
                 // Say so, since the connection will not carry another request.
                 head.headers.replaceOrAdd(name: "Connection", value: "close")
                 context.write(wrapOutboundOut(.head(head)), promise: promise)
@@ -154,6 +161,7 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
             break
         case .end:
             requestsInFlight = max(0, requestsInFlight - 1)
+            _ = unanswered.popFirst()
             if closeAfterResponse || (quiescing && requestsInFlight == 0) {
                 if readingBody {
                     // Answered before the body ended: discard the rest, then close.

@@ -39,7 +39,7 @@ final class HTTPRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var serving = false
     private var readHeld = false
     private var inputClosed = false
-    private var closeWhenServed = false
+    private var badRequest = false
 
     init(bodyLimit: Int, logger: Logger, respond: @escaping Respond) {
         self.bodyLimit = bodyLimit
@@ -111,16 +111,17 @@ final class HTTPRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        // A malformed request (answered 400 by NIO's protocol error handler when no answer is
-        // under way) or a failed socket: the connection cannot carry another request. An answer
-        // being written is finished first.
         incoming = nil
-        waiting.removeAll()
-        if serving {
-            closeWhenServed = true
-        } else {
+        guard !(error is IOError) else {
+            // The socket failed: nobody is left to answer.
             context.close(promise: nil)
+            return
         }
+        // A malformed request (the decoder's or the header conversion's error): the requests
+        // before it are answered, then it gets a 400 and the connection closes, since nothing
+        // after it can be framed.
+        badRequest = true
+        if !serving, waiting.isEmpty { answerBadRequest() }
     }
 
     // MARK: Outbound
@@ -179,7 +180,20 @@ final class HTTPRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// A client that closed its side after its last request gets the connection closed once
     /// everything it asked is answered.
     private func closeIfDone() {
-        guard closeWhenServed || inputClosed, !serving, waiting.isEmpty else { return }
-        context?.close(promise: nil)
+        guard !serving, waiting.isEmpty else { return }
+        if badRequest {
+            answerBadRequest()
+        } else if inputClosed {
+            context?.close(promise: nil)
+        }
+    }
+
+    /// 400 with `Connection: close`; `ConnectionGuard` closes the connection once it is written.
+    private func answerBadRequest() {
+        guard let context else { return }
+        badRequest = false
+        let head = HTTPResponse(status: .badRequest, headerFields: [.connection: "close", .contentLength: "0", .date: HTTPDate.now])
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
     }
 }

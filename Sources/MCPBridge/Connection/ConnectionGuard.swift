@@ -2,7 +2,7 @@ import NIOCore
 import NIOHTTP1
 
 /// Deadlines and close semantics for one HTTP/1 connection, just after HTTP decoding (it sees the
-/// version and `Connection` headers the framework's own types drop):
+/// version and `Connection` headers that swift-http-types drops):
 /// - the first request head must arrive within `headerTimeout`, each body within `bodyTimeout`
 ///   (a 408 when nothing was answered yet), and a keep-alive connection idles `idleTimeout` at most;
 /// - a request that is not keep-alive (HTTP/1.0 without `keep-alive`, or `Connection: close`) is
@@ -127,7 +127,7 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        // Headers over the decoder's limits: the precise status, not the framework's generic 400.
+        // Headers over the decoder's limits: the precise status, not a generic 400.
         if let parserError = error as? HTTPParserError, parserError == .headerOverflow, !responseStarted {
             draining = true
             refuse(.requestHeaderFieldsTooLarge, message: "Request Header Fields Too Large: at most 80 KiB and 1000 fields", context: context)

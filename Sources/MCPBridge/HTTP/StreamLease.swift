@@ -1,7 +1,7 @@
 import Synchronization
 
 /// Runs its release action once: when released, or at the latest when dropped (a response the
-/// framework never started still gives its stream back).
+/// body never ran still gives its stream back).
 final class StreamLease: Sendable {
     private let action: @Sendable () -> Void
     private let released = Atomic<Bool>(false)

@@ -129,9 +129,8 @@ struct StreamableHTTPEndpoint: Sendable {
 
     private func collectJSONResponses(request: Request, stream: ClientStream, session: Session, batch: Bool, headers: HTTPFields) async -> Response {
         defer { session.detach(stream) }
-        // No inbound-close watch here: it would make the framework close the connection after the
-        // reply. A client that leaves only costs the wait for the answer (disconnect is not
-        // cancellation), and the connection stays open for clients that stay.
+        // No inbound-close watch here: a client that half-closes after sending still gets its
+        // answer, and one that leaves only costs the wait for it (disconnect is not cancellation).
         var responses: [ByteBuffer] = []
         while let event = await stream.queue.next() {
             if case .message(let message, _) = event { responses.append(message) }

@@ -29,8 +29,6 @@ final class InboundCloseWatch: Sendable {
         cancel?.cancel()
     }
 
-    var isClosed: Bool { state.withLock { $0.closed } }
-
     /// Runs `body`, cancelling the request's task if the client closes its side meanwhile;
     /// throws `CancellationError` at once if it already has.
     func cancellingOnClose<T: Sendable>(_ body: () async throws -> T) async throws -> T {

@@ -93,9 +93,9 @@ enum SSEResponder {
     ) -> Response {
         var headers = Reply.sseHeaders
         headers.append(contentsOf: extra)
-        // If the client is gone before the head is written, the body never runs: the lease then
-        // detaches the stream when the response is dropped, so the session's open stream count
-        // still returns to zero and idle reaping still happens.
+        // Should the body never run (a response dropped unwritten), the lease detaches the stream
+        // when the response goes, so the session's open stream count still returns to zero and
+        // idle reaping still happens.
         let lease = StreamLease(release)
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
             defer { lease.release() }

@@ -2,12 +2,11 @@ import HummingbirdCore
 import Logging
 import NIOCore
 import NIOHTTP1
-import NIOHTTPTypesHTTP1
 
 /// One accepted connection's pipeline: NIO's HTTP/1 codec (decoder limits 80 KiB of headers,
 /// 1,000 fields; `HTTPRequestHandler` answers a malformed request 400), the
 /// `ConnectionGuard` right after the decoder (where the request's version and `Connection`
-/// header are still visible), the conversion to swift-http-types, and `HTTPRequestHandler`.
+/// header are still visible), and `HTTPRequestHandler`, which converts to swift-http-types.
 /// The connection cap is applied before anything is set up.
 struct BridgeHTTPChannel: ServerChildChannel {
     struct Value: ServerChildChannelValue {
@@ -37,7 +36,6 @@ struct BridgeHTTPChannel: ServerChildChannel {
             )
             let decoder = try operations.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
             try operations.addHandler(ConnectionGuard(limits: limits, report: report, refuse: !admitted), position: .after(decoder))
-            try operations.addHandler(HTTP1ToHTTPServerCodec(secure: false))
             try operations.addHandler(HTTPRequestHandler(bodyLimit: bodyLimit, logger: logger, respond: respond))
             return Value(channel: channel)
         }

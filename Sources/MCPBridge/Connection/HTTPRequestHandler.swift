@@ -2,7 +2,9 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import NIOHTTP1
 import NIOHTTPTypes
+import NIOHTTPTypesHTTP1
 
 /// Serves one HTTP/1 connection: collects each request's body (up to `bodyLimit`), runs the
 /// responder in a task on the connection's event loop, and answers requests one at a time in
@@ -17,9 +19,10 @@ import NIOHTTPTypes
 ///   until it is served. Otherwise the connection is read while a response streams, so a client
 ///   that closes its side is noticed at once (`InboundCloseWatch`).
 final class HTTPRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPRequestPart
+    typealias InboundIn = HTTPServerRequestPart
+    /// Responses are written to the channel as swift-http-types parts and leave as NIO's.
     typealias OutboundIn = HTTPResponsePart
-    typealias OutboundOut = HTTPResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
     typealias Respond = @Sendable (Request, BridgeRequestContext) async -> Response
 
     private struct Incoming {
@@ -40,6 +43,8 @@ final class HTTPRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var readHeld = false
     private var inputClosed = false
     private var badRequest = false
+    /// A malformed request was read: nothing after it is read as a request.
+    private var stopped = false
 
     init(bodyLimit: Int, logger: Logger, respond: @escaping Respond) {
         self.bodyLimit = bodyLimit
@@ -58,8 +63,16 @@ final class HTTPRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
     // MARK: Inbound
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !stopped else { return }
         switch unwrapInboundIn(data) {
-        case .head(let head):
+        case .head(let decoded):
+            let head: HTTPRequest
+            do {
+                head = try HTTP1Conversion.request(decoded)
+            } catch {
+                errorCaught(context: context, error: error)
+                return
+            }
             if let length = head.headerFields[.contentLength].flatMap(Int.init), length > bodyLimit {
                 incoming = Incoming(head: head, body: nil, dispatched: true)
                 enqueue(Request(head: head, body: RequestBody(buffer: ByteBuffer())))
@@ -120,11 +133,20 @@ final class HTTPRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
         // A malformed request (the decoder's or the header conversion's error): the requests
         // before it are answered, then it gets a 400 and the connection closes, since nothing
         // after it can be framed.
+        stopped = true
         badRequest = true
         if !serving, waiting.isEmpty { answerBadRequest() }
     }
 
     // MARK: Outbound
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        switch unwrapOutboundIn(data) {
+        case .head(let response): context.write(wrapOutboundOut(.head(HTTPResponseHead(response))), promise: promise)
+        case .body(let buffer): context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: promise)
+        case .end(let trailers): context.write(wrapOutboundOut(.end(trailers.map(HTTPHeaders.init))), promise: promise)
+        }
+    }
 
     func read(context: ChannelHandlerContext) {
         if serving, !waiting.isEmpty {
@@ -192,7 +214,8 @@ final class HTTPRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func answerBadRequest() {
         guard let context else { return }
         badRequest = false
-        let head = HTTPResponse(status: .badRequest, headerFields: [.connection: "close", .contentLength: "0", .date: HTTPDate.now])
+        let head = HTTPResponseHead(version: .http1_1, status: .badRequest,
+                                    headers: ["Connection": "close", "Content-Length": "0", "Date": HTTPDate.now])
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
     }

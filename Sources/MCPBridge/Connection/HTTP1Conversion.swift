@@ -1,0 +1,37 @@
+import HTTPTypes
+import NIOHTTP1
+import NIOHTTPTypesHTTP1
+
+/// A decoded HTTP/1 request head as a swift-http-types request, as NIO extras'
+/// `HTTP1ToHTTPServerCodec` makes it, minus two costs of its general path on every request: a
+/// lower-cased copy of every header name (to find `Host`) and a `URLComponents` parse of the
+/// target, which an origin-form target (`/mcp`) never needs (~6,000 instructions together,
+/// bench/NOTES.md). Other target forms take NIO extras' conversion unchanged.
+enum HTTP1Conversion {
+    static func request(_ head: HTTPRequestHead) throws -> HTTPRequest {
+        guard head.uri.utf8.first == UInt8(ascii: "/") else {
+            return try HTTPRequest(head, secure: false, splitCookie: false)
+        }
+        var fields = HTTPFields()
+        fields.reserveCapacity(head.headers.count)
+        // The first Host is the authority, not a field (as NIO extras does it).
+        var authority: String?
+        for (name, value) in head.headers {
+            if authority == nil, isHost(name) {
+                authority = value
+                continue
+            }
+            if let fieldName = HTTPField.Name(name) {
+                fields.append(HTTPField(name: fieldName, value: value))
+            }
+        }
+        return HTTPRequest(method: try HTTPRequest.Method(head.method), scheme: "http", authority: authority,
+                           path: head.uri, headerFields: fields)
+    }
+
+    /// `name` is `Host` in any letter case.
+    static func isHost(_ name: String) -> Bool {
+        let utf8 = name.utf8
+        return utf8.count == 4 && zip(utf8, "host".utf8).allSatisfy { $0 | 0x20 == $1 }
+    }
+}

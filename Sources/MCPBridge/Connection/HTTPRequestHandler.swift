@@ -132,7 +132,8 @@ final class HTTPRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         // A malformed request (the decoder's or the header conversion's error): the requests
         // before it are answered, then it gets a 400 and the connection closes, since nothing
-        // after it can be framed.
+        // after it can be framed. Once is enough.
+        guard !stopped else { return }
         stopped = true
         badRequest = true
         if !serving, waiting.isEmpty { answerBadRequest() }

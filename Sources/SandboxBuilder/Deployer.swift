@@ -112,6 +112,7 @@ public struct Deployer: Sendable {
         created.append((.container, spec.containerName))
         try await client.capture(commands.run(useGVisor: gVisor))
         try await waitUntilHealthy(timeout: timeout)
+        if spec.exposure == .nginx { try await waitUntilFrontListens(timeout: timeout) }
         if let ingress = commands.runIngress(useGVisor: gVisor) {
             created.append((.container, spec.ingressContainerName))
             try await client.capture(ingress)
@@ -153,6 +154,20 @@ public struct Deployer: Sendable {
         }
         let logs = await client.captureAll(["docker", "logs", "--tail", "30", spec.containerName])
         throw Failure(description: "\(spec.containerName) did not become healthy (\(last)). Last log lines:\n\(logs)")
+    }
+
+    /// The nginx front starts next to the bridge, and the health check answers for the bridge
+    /// alone: "running and healthy" waits until nginx listens too, or a client connecting at once
+    /// has its TLS handshake cut.
+    private func waitUntilFrontListens(timeout: Duration) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            let table = await client.captureAll(["docker", "exec", spec.containerName, "cat", "/proc/net/tcp", "/proc/net/tcp6"])
+            if ListeningSockets.listens(on: DeploymentSpec.nginxPort, in: table) { return }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        let logs = await client.captureAll(["docker", "logs", "--tail", "30", spec.containerName])
+        throw Failure(description: "\(spec.containerName): the nginx front did not listen on port \(DeploymentSpec.nginxPort) within \(timeout) (the bridge is healthy). Last log lines:\n\(logs)")
     }
 
     /// The relay has no health check of its own: it runs, or its log says why not.

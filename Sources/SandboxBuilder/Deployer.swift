@@ -152,8 +152,7 @@ public struct Deployer: Sendable {
             if last.hasPrefix("exited") || last.hasPrefix("dead") || last.hasPrefix("created") || last.hasSuffix("unhealthy") || last == "missing" { break }
             try await Task.sleep(for: .milliseconds(500))
         }
-        let logs = await client.captureAll(["docker", "logs", "--tail", "30", spec.containerName])
-        throw Failure(description: "\(spec.containerName) did not become healthy (\(last)). Last log lines:\n\(logs)")
+        throw Failure(description: "\(spec.containerName) did not become healthy (\(last)). Last log lines:\n\(await lastLogLines(of: spec.containerName))")
     }
 
     /// The nginx front starts next to the bridge, and the health check answers for the bridge
@@ -166,8 +165,7 @@ public struct Deployer: Sendable {
             if ListeningSockets.listens(on: DeploymentSpec.nginxPort, in: table) { return }
             try await Task.sleep(for: .milliseconds(200))
         }
-        let logs = await client.captureAll(["docker", "logs", "--tail", "30", spec.containerName])
-        throw Failure(description: "\(spec.containerName): the nginx front did not listen on port \(DeploymentSpec.nginxPort) within \(timeout) (the bridge is healthy). Last log lines:\n\(logs)")
+        throw Failure(description: "\(spec.containerName): the nginx front did not listen on port \(DeploymentSpec.nginxPort) within \(timeout) (the bridge is healthy). Last log lines:\n\(await lastLogLines(of: spec.containerName))")
     }
 
     /// The relay has no health check of its own: it runs, or its log says why not.
@@ -175,9 +173,13 @@ public struct Deployer: Sendable {
         try await Task.sleep(for: .milliseconds(300))
         let state = await state(of: spec.ingressContainerName) ?? "missing"
         guard state == "running" else {
-            let logs = await client.captureAll(["docker", "logs", "--tail", "30", spec.ingressContainerName])
-            throw Failure(description: "\(spec.ingressContainerName) is \(state). Last log lines:\n\(logs)")
+            throw Failure(description: "\(spec.ingressContainerName) is \(state). Last log lines:\n\(await lastLogLines(of: spec.ingressContainerName))")
         }
+    }
+
+    /// A failed start's evidence: the container's last 30 log lines.
+    private func lastLogLines(of container: String) async -> String {
+        await client.captureAll(["docker", "logs", "--tail", "30", container])
     }
 
     public func stop() async throws {

@@ -29,13 +29,12 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     /// fires before the deadline in force sleeps again until it.
     private var deadline: (kind: Deadline, at: NIODeadline)?
     private var timer: (task: Scheduled<Void>, at: NIODeadline)?
-    /// Request heads read whose response has not ended.
-    private var requestsInFlight = 0
     private var readingBody = false
     private var responseStarted = false
-    /// Per unanswered request, oldest first: whether its response ends the connection (HTTP/1.0
-    /// without keep-alive, `Connection: close`) and its version. Pipelined requests each keep
-    /// their own: a later request's `close` must not cut off the answers before it.
+    /// Per request head read whose response has not ended, oldest first: whether its response
+    /// ends the connection (HTTP/1.0 without keep-alive, `Connection: close`) and its version.
+    /// Pipelined requests each keep their own: a later request's `close` must not cut off the
+    /// answers before it.
     private var unanswered = CircularBuffer<(close: Bool, version: HTTPVersion)>()
     /// The response being written ends the connection.
     private var closeAfterResponse = false
@@ -97,7 +96,6 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
                 refuse(.badRequest, message: "Bad Request: a request needs exactly one Host header", context: context)
                 return
             }
-            requestsInFlight += 1
             readingBody = true
             responseStarted = false
             requestVersion = head.version
@@ -115,7 +113,7 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
                 context.close(promise: nil)
                 return
             }
-            if requestsInFlight > 0 { disarm() }
+            if !unanswered.isEmpty { disarm() }
         }
         context.fireChannelRead(data)
     }
@@ -160,9 +158,8 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         case .body:
             break
         case .end:
-            requestsInFlight = max(0, requestsInFlight - 1)
             _ = unanswered.popFirst()
-            if closeAfterResponse || (quiescing && requestsInFlight == 0) {
+            if closeAfterResponse || (quiescing && unanswered.isEmpty) {
                 if readingBody {
                     // Answered before the body ended: discard the rest, then close.
                     draining = true
@@ -174,7 +171,7 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
                 return
             }
             context.write(data, promise: promise)
-            if requestsInFlight == 0, !readingBody { arm(.keepAlive, context: context) }
+            if unanswered.isEmpty, !readingBody { arm(.keepAlive, context: context) }
             return
         }
         context.write(data, promise: promise)
@@ -245,7 +242,7 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func quiesce(context: ChannelHandlerContext) {
         quiescing = true
-        if requestsInFlight == 0 {
+        if unanswered.isEmpty {
             context.close(promise: nil)
         } else if readingBody, !responseStarted {
             refuse(.serviceUnavailable, message: "Service Unavailable: the bridge is shutting down", context: context)

@@ -105,9 +105,9 @@ def fd_count(pid: int) -> int:
 
 
 class Bridge:
-    def __init__(self, binary: str, echo: Path, idle_timeout: str):
+    def __init__(self, binary: str, echo: Path, idle_timeout: str, log_level: str = "notice", log: Path | None = None):
         self.proc = subprocess.Popen(
-            [binary, "--port", "0", "--log-level", "notice", "--max-sessions", "200",
+            [binary, "--port", "0", "--log-level", log_level, "--max-sessions", "200",
              "--session-idle-timeout", idle_timeout, "--evict-idle-after", "1h", "--request-timeout", "20s",
              "--shutdown-grace", "1s", "--", str(echo)],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
@@ -115,7 +115,11 @@ class Bridge:
         ready = threading.Event()
 
         def read():
+            copy = open(log, "w") if log else None
             for line in self.proc.stderr:
+                if copy:
+                    copy.write(line)
+                    copy.flush()
                 match = re.search(r"address=\S+:(\d+)", line)
                 if match and "listening" in line:
                     self.port = int(match.group(1))
@@ -126,6 +130,32 @@ class Bridge:
             self.proc.kill()
             sys.exit("chaos: the bridge did not start")
         self.base = f"http://127.0.0.1:{self.port}"
+
+
+class Hang(Exception):
+    """A wait that ran out, named so the report says which step hung."""
+
+
+async def within(seconds: float, what: str, awaitable):
+    try:
+        return await asyncio.wait_for(awaitable, seconds)
+    except asyncio.TimeoutError:
+        raise Hang(f"{what} (no answer in {seconds:g} s)") from None
+
+
+async def until_answer_or_end(future: asyncio.Future, listener: asyncio.Task, seconds: float, what: str):
+    """The answer a legacy stream delivers to `future`, or None once the stream has ended.
+
+    The stream may end (a killed child ends its session) before the client registers the
+    answer it waits for, so waiting for the future alone could wait for an answer that can no
+    longer come."""
+    done, _ = await asyncio.wait({future, listener}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    if future in done:
+        return future.result()
+    if listener in done:
+        listener.result()  # a read error surfaces as itself
+        return None
+    raise Hang(f"{what} (no answer in {seconds:g} s)")
 
 
 def initialize_body(request_id) -> dict:
@@ -229,11 +259,19 @@ class Soak:
 
             listener = asyncio.create_task(listen())
             try:
-                url = await asyncio.wait_for(endpoint, 10)
+                url = await until_answer_or_end(endpoint, listener, 10, "legacy: endpoint event")
+                if url is None:  # the stream ended first: only a refusal or a killed child may do that
+                    if not self.tally.kills:
+                        self.tally.problem("lost", f"legacy stream answered {stream.status_code} without an endpoint")
+                    return
                 init = asyncio.get_running_loop().create_future()
                 waiting["0"] = init
-                await client.post(url, json=initialize_body(0))
-                if (await asyncio.wait_for(init, 10)) is None:
+                posted = await client.post(url, json=initialize_body(0))
+                if posted.status_code != 202:
+                    if not (posted.status_code == 404 and self.tally.kills):
+                        self.tally.problem("lost", f"legacy initialize: POST answered {posted.status_code}")
+                    return
+                if (await until_answer_or_end(init, listener, 10, f"legacy: initialize answer via {url}")) is None:
                     if not self.tally.kills:  # the stream ended: only a killed child may do that
                         self.tally.problem("lost", "legacy initialize unanswered")
                     return
@@ -253,7 +291,7 @@ class Soak:
                     if posted.status_code != 202:
                         self.tally.problem("lost", f"{request_id}: POST answered {posted.status_code}")
                         return
-                    message = await asyncio.wait_for(future, 20)
+                    message = await until_answer_or_end(future, listener, 20, f"legacy: {request_id} answer via {url}")
                     if message is None:  # the stream ended: only a killed child may do that
                         if self.tally.kills:
                             self.tally.calls_killed += 1
@@ -277,7 +315,7 @@ class Soak:
             elif kind == "stream_closed":
                 writer.write(b"GET /sse HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n")
                 await writer.drain()
-                await asyncio.wait_for(reader.read(64), 5)
+                await within(5, "drop: GET /sse head", reader.read(64))
             else:
                 writer.write(head + body)
             await writer.drain()
@@ -308,8 +346,11 @@ class Soak:
                         await self.legacy(client)
                     else:
                         await self.drop()
-                except (asyncio.TimeoutError, httpx.TimeoutException) as error:
-                    self.tally.problem("hangs", f"worker {index}: {type(error).__name__}")
+                except Hang as error:
+                    self.tally.problem("hangs", f"worker {index}: {error}")
+                except httpx.TimeoutException as error:
+                    request = error.request
+                    self.tally.problem("hangs", f"worker {index}: {type(error).__name__} on {request.method} {request.url}")
                 except (httpx.RemoteProtocolError, httpx.ReadError, ConnectionError) as error:
                     if not self.tally.kills:
                         self.tally.problem("lost", f"worker {index}: {error!r}")
@@ -347,11 +388,13 @@ def main() -> int:
     parser.add_argument("--bridge", default=os.environ.get("MCP_BRIDGE_RELEASE_BIN") or os.environ.get("MCP_BRIDGE_BIN")
                         or str(ROOT / ".build" / "release" / "mcp-bridge"))
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    parser.add_argument("--bridge-log", type=Path, help="copy the bridge's log to this file (to diagnose a failure)")
+    parser.add_argument("--log-level", default="notice", help="the bridge's --log-level (default notice)")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="mcp-chaos-"))
     echo = compile_echo(workdir)
-    bridge = Bridge(args.bridge, echo, idle_timeout="2s")
+    bridge = Bridge(args.bridge, echo, idle_timeout="2s", log_level=args.log_level, log=args.bridge_log)
     # Warm up first (event loops, thread pools and buffers start on first use), so the baseline
     # is what a served bridge holds with no session.
     asyncio.run(soak(bridge, Tally(), 1, 50, 2, 0))

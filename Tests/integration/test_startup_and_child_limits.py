@@ -4,6 +4,7 @@ completes."""
 
 from __future__ import annotations
 
+import os
 import socket
 import struct
 import subprocess
@@ -49,6 +50,31 @@ def test_version():
 def test_the_bridges_own_settings_cannot_be_given_to_the_child():
     result = run_bridge("--env", "MCP_BRIDGE_X=1", "--", "cat")
     assert result.returncode != 0 and "MCP_BRIDGE_X belongs to the bridge's front" in result.stderr
+
+
+def event_loop_threads(pid: int) -> int:
+    """NIO names the singleton group's threads NIO-SGLTN-<group>-#<loop>."""
+    names = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            names.append(open(f"/proc/{pid}/task/{task}/comm").read().strip())
+        except FileNotFoundError:
+            pass  # a thread that ended meanwhile
+    return sum(name.startswith("NIO-SGLTN-") for name in names)
+
+
+def test_one_event_loop_by_default_and_as_many_as_asked(bridge_factory):
+    for args, loops in (([], 1), (["--event-loops", "3"], 3)):
+        bridge = bridge_factory(args=args)
+        assert httpx.get(bridge.base + "/healthz", timeout=10).status_code == 200
+        assert event_loop_threads(bridge.proc.pid) == loops, (args, open(f"/proc/{bridge.proc.pid}/status").read())
+        bridge.stop()
+
+
+def test_an_event_loop_count_out_of_range_is_refused():
+    for value in ("0", "65"):
+        result = run_bridge("--event-loops", value, "--", "cat")
+        assert result.returncode == 64 and "--event-loops must be between 1 and 64" in result.stderr, result.stderr
 
 
 def test_a_child_flooding_stderr_cannot_flood_the_bridge_log(bridge_factory):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -115,15 +116,15 @@ class Bridge:
         ready = threading.Event()
 
         def read():
-            copy = open(log, "w") if log else None
-            for line in self.proc.stderr:
-                if copy:
-                    copy.write(line)
-                    copy.flush()
-                match = re.search(r"address=\S+:(\d+)", line)
-                if match and "listening" in line:
-                    self.port = int(match.group(1))
-                    ready.set()
+            with open(log, "w") if log else contextlib.nullcontext() as copy:
+                for line in self.proc.stderr:
+                    if copy:
+                        copy.write(line)
+                        copy.flush()
+                    match = re.search(r"address=\S+:(\d+)", line)
+                    if match and "listening" in line:
+                        self.port = int(match.group(1))
+                        ready.set()
 
         threading.Thread(target=read, daemon=True).start()
         if not ready.wait(20):

@@ -89,7 +89,7 @@ struct MCPBridgeCommand: AsyncParsableCommand {
     @Option(help: "Most open client connections; one more is answered 503 and closed (each limit that bites is logged).")
     var maxConnections = 1024
 
-    @Option(help: "Event loop threads for connections and the children's pipes. One serves about 25,000 requests/s with the least CPU per request; raise it only when the bridge itself is CPU-bound.")
+    @Option(help: "Event loop threads for connections and the children's pipes. One keeps a request, its child's pipes and its answer on one thread (the least CPU per request); raise it only when the bridge itself is CPU-bound.")
     var eventLoops = EventLoopCount.default
 
     @Option(help: ArgumentHelp("Largest request body and largest message the child may write.", valueName: "size"))

@@ -19,6 +19,11 @@ public struct BridgeServer: Sendable {
     public let logger: Logger
     public let registry: PrometheusCollectorRegistry?
 
+    /// Logged once at start when the MCP server command cannot run at all (its executable is
+    /// missing or not executable): `/readyz` answers 503 for good, and `builder start` reads this
+    /// line to fail at once instead of waiting out the image health check's start period.
+    public static let commandCannotStartMessage = "the MCP server command cannot be started; /readyz will answer 503"
+
     public init(configuration: BridgeConfiguration, logger: Logger, registry: PrometheusCollectorRegistry? = nil) {
         self.configuration = configuration
         self.logger = logger
@@ -53,7 +58,7 @@ public struct BridgeServer: Sendable {
             logger: logger
         )
         if let reason = manager.unreadyReason {
-            logger.warning("the MCP server command cannot be started; /readyz will answer 503", metadata: ["reason": "\(reason)"])
+            logger.warning("\(Self.commandCannotStartMessage)", metadata: ["reason": "\(reason)"])
         }
         let group = ServiceGroup(
             configuration: .init(

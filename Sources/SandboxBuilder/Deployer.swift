@@ -1,4 +1,5 @@
 import Foundation
+import MCPBridge
 
 /// The docker-facing commands: start, stop, status, down.
 public struct Deployer: Sendable {
@@ -195,10 +196,14 @@ public struct Deployer: Sendable {
     }
 
     /// Docker's verdict on the container's health or, while it has none yet ("starting": Docker
-    /// 20.10 first probes 5 s after the start), the verdict of the same probe run now.
+    /// 20.10 first probes 5 s after the start), the verdict of the same probe run now. A bridge
+    /// that logged that its server command cannot run at all is unhealthy at once: its `/readyz`
+    /// answers 503 for good, and Docker would say so only after the start period and three probes.
     private func health(of object: DockerObject) async -> String? {
         guard object.status == "running", object.health == "starting" else { return object.health }
-        return await client.succeeds(commands.healthProbe) ? "healthy" : "starting"
+        if await client.succeeds(commands.healthProbe) { return "healthy" }
+        let log = await client.captureAll(["docker", "logs", "--tail", "200", spec.containerName])
+        return log.contains(BridgeServer.commandCannotStartMessage) ? "unhealthy" : "starting"
     }
 
     /// Works whatever state the deployment is in: missing, created, running, unhealthy, exited.

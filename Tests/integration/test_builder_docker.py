@@ -292,10 +292,15 @@ def test_a_server_that_cannot_start_leaves_the_container_unhealthy():
     broken = Deployment("e2ebroken", 18183, {"MCP_SERVER_COMMAND": "/opt/mcp/bin/no-such-server"})
     try:
         broken.build()
+        started = time.monotonic()
         result = broken.builder(["start", "--timeout", "90"], check=False, timeout=150)
-        # The health check (/readyz answers 503) turned it unhealthy; builder shows why from its
+        elapsed = time.monotonic() - started
+        # /readyz answers 503 for good, so the health check fails; builder shows why from its
         # log and rolls the start back, leaving nothing running.
         assert result.returncode != 0 and "unhealthy" in result.stderr, result.stdout + result.stderr
+        # It says so as soon as the bridge has logged that the command cannot run, not after the
+        # image health check's 30 s start period and three failed probes (~43 s).
+        assert elapsed < 25, f"builder start took {elapsed:.1f} s to report a server that cannot start"
         assert "not an executable" in result.stderr and "Rolled back" in result.stdout
         assert docker("ps", "-a", "--filter", "label=org.mcp-sandbox.deployment=e2ebroken", "-q").stdout.strip() == ""
     finally:

@@ -178,9 +178,9 @@ public struct Deployer: Sendable {
         }
     }
 
-    /// A failed start's evidence: the container's last 30 log lines.
-    private func lastLogLines(of container: String) async -> String {
-        await client.captureAll(["docker", "logs", "--tail", "30", container])
+    /// The container's last `count` log lines (by default, a failed start's evidence).
+    private func lastLogLines(of container: String, count: Int = 30) async -> String {
+        await client.captureAll(["docker", "logs", "--tail", String(count), container])
     }
 
     public func stop() async throws {
@@ -202,7 +202,7 @@ public struct Deployer: Sendable {
     private func health(of object: DockerObject) async -> String? {
         guard object.status == "running", object.health == "starting" else { return object.health }
         if await client.succeeds(commands.healthProbe) { return "healthy" }
-        let log = await client.captureAll(["docker", "logs", "--tail", "200", spec.containerName])
+        let log = await lastLogLines(of: spec.containerName, count: 200)
         return log.contains(BridgeServer.commandCannotStartMessage) ? "unhealthy" : "starting"
     }
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, command_lines, descendants_of, free_port, open_session, require, text_of, runs_once
+from conftest import ROOT, command_lines, descendants_of, free_port, open_session, require, text_of, runs_once, wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -146,6 +146,10 @@ async def test_the_tunnel_reaches_the_bridge_through_a_real_sshd_with_a_pinned_k
         async with open_session(url, headers={"Authorization": f"Bearer {TOKEN}"}) as session:
             assert text_of(await session.call_tool("test_simple_text", {})) == "This is a simple text response for testing."
         # The bearer key reached the server side, keep-alives are set, no secret is in any argv.
+        # The agent's session channel (which sshd's forced command records) may open after the
+        # forward already carries traffic: wait for the record rather than race it.
+        assert wait_until(lambda: server.commands.exists() and server.commands.read_text().endswith("\n")), \
+            "the agent opened no session:\n" + "".join(tunnel.lines)
         assert (server.commands.read_text().strip()) == f"k:{TOKEN} x:https"
         config = (tunnel.dir / "ssh_config").read_text()
         assert "ServerAliveInterval 30" in config and "ServerAliveCountMax 3" in config

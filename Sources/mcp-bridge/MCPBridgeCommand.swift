@@ -5,7 +5,6 @@ import MCPBridge
 import CoreMetrics
 import Prometheus
 
-@main
 struct MCPBridgeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mcp-bridge",
@@ -161,38 +160,56 @@ struct MCPBridgeCommand: AsyncParsableCommand {
 
     /// As a container's PID 1 the process first becomes a signal-forwarding, zombie-reaping
     /// supervisor and runs the bridge as its child; otherwise this is the usual entry point.
-    /// The identity switch comes right after parsing, before anything starts a thread.
-    static func main() async {
+    /// Parsing and the identity switch run on the main thread, before anything starts a thread;
+    /// the bridge itself then runs as a task while the main thread waits (`MainThread`).
+    static func launch() -> Never {
         // `connect` is the reverse mode: no server, no privileges to drop, its own flags.
         if CommandLine.arguments.dropFirst().first == "connect" {
-            await ConnectCommand.main(Array(CommandLine.arguments.dropFirst(2)))
-            return
+            let arguments = Array(CommandLine.arguments.dropFirst(2))
+            MainThread.run { await ConnectCommand.main(arguments) }
         }
+        let command: MCPBridgeCommand
+        let environment: [String: String]
         do {
             // The environment and the secrets file, read while still root.
-            let environment = try LaunchEnvironment.snapshot.get()
+            environment = try LaunchEnvironment.snapshot.get()
             let parsed = try parseAsRoot()
-            guard let command = parsed as? MCPBridgeCommand else {
+            guard let bridge = parsed as? MCPBridgeCommand else {
                 var other = parsed
                 try other.run()
-                return
+                exit()
             }
+            command = bridge
             let identities = try command.identities(environment: environment)
             // A relay-only bridge (the ingress container) starts no MCP server.
             let mode: ProcessStartup.Mode = command.healthcheck || command.version ? .probe
                 : .serve(child: command.isRelayOnly(environment: environment) ? nil : identities.child)
             try ProcessStartup.prepare(front: identities.front, mode: mode, environment: environment)
-            try await command.run(environment: environment)
-        } catch let failure as Privileges.Failure {
+        } catch {
+            fail(error)
+        }
+        MainThread.run {
+            do {
+                try await command.run(environment: environment)
+            } catch {
+                fail(error)
+            }
+        }
+    }
+
+    /// Exits with the status and message `error` calls for.
+    private static func fail(_ error: any Error) -> Never {
+        switch error {
+        case let failure as Privileges.Failure:
             StandardError.write("mcp-bridge: \(failure)\n")
             exit(withError: ExitCode(2))
-        } catch let failure as LaunchEnvironment.Failure {
+        case let failure as LaunchEnvironment.Failure:
             StandardError.write("mcp-bridge: \(failure)\n")
             exit(withError: ExitCode(2))
-        } catch let failure as BridgeServer.ListenFailure {
+        case let failure as BridgeServer.ListenFailure:
             StandardError.write("mcp-bridge: \(failure)\n")
             exit(withError: ExitCode(1))
-        } catch {
+        default:
             exit(withError: error)
         }
     }

@@ -1,0 +1,2 @@
+// The entry point: synchronous, so the main thread is never handed to dispatch_main (see MainThread).
+MCPBridgeCommand.launch()

@@ -13,6 +13,7 @@ import sys
 import httpx
 
 from conftest import ACCEPT_BOTH, BRIDGE, children_of, initialize_body, wait_until, runs_once
+from docker_support import RELEASE_BRIDGE
 
 pytestmark = runs_once
 
@@ -75,6 +76,16 @@ def test_an_event_loop_count_out_of_range_is_refused():
     for value in ("0", "65"):
         result = run_bridge("--event-loops", value, "--", "cat")
         assert result.returncode == 64 and "--event-loops must be between 1 and 64" in result.stderr, result.stderr
+
+
+def test_the_release_bridge_needs_no_shared_library_but_glibcs():
+    # scripts/build-release links libstdc++ and libgcc's unwinder in: a host-built bridge then
+    # runs on a glibc image without a C++ runtime, and maps no C++ library whole (idle RSS).
+    dynamic = subprocess.run(["readelf", "--dynamic", str(RELEASE_BRIDGE)], capture_output=True, text=True, check=True).stdout
+    needed = [line.split("[", 1)[1].split("]", 1)[0] for line in dynamic.splitlines() if "(NEEDED)" in line]
+    # (the static unwinder finds unwind tables through the dynamic loader's _dl_find_object)
+    assert "libc.so.6" in needed, needed
+    assert all(name in ("libc.so.6", "libm.so.6") or name.startswith("ld-linux") for name in needed), needed
 
 
 def test_a_child_flooding_stderr_cannot_flood_the_bridge_log(bridge_factory):

@@ -78,6 +78,7 @@ public struct HTTPExchange: Sendable {
                     channel.eventLoop.makeCompletedFuture {
                         if let tls, endpoint.secure {
                             try channel.pipeline.syncOperations.addHandler(tls.handler(for: endpoint, observation: observation))
+                            try channel.pipeline.syncOperations.addHandler(TLSFailureRecorder(observation: observation))
                         }
                         try channel.pipeline.syncOperations.addHTTPClientHandlers()
                         return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(wrappingChannelSynchronously: channel)
@@ -144,8 +145,8 @@ public struct HTTPExchange: Sendable {
             if let presented = observation.mismatch, case .fingerprint(let expected)? = tls?.policy {
                 throw ConnectFailure.tls(endpoint, reason: "the certificate's SHA-256 fingerprint is \(presented), not the pinned \(expected)")
             }
-            if error is NIOSSLError || error is BoringSSLError || error is NIOSSLExtraError {
-                throw ConnectFailure.tls(endpoint, reason: Self.describeTLS(error, policy: tls?.policy))
+            if let failure = observation.failure ?? (TLSFailureRecorder.isTLS(error) ? error : nil) {
+                throw ConnectFailure.tls(endpoint, reason: Self.describeTLS(failure, policy: tls?.policy))
             }
             throw ConnectFailure.unreachable(endpoint, reason: "connection lost: \(Self.describe(error))")
         }

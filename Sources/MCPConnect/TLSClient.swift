@@ -26,11 +26,16 @@ struct TLSClient: Sendable {
         self.context = try NIOSSLContext(configuration: configuration)
     }
 
-    /// Records what the server presented when a pin did not match, for the error message.
+    /// Records what the server presented when a pin did not match, and the connection's first TLS
+    /// error, for the error message: a failed handshake closes the channel, and a request write
+    /// that lands after that fails as "I/O on closed channel", which must not hide the reason.
     final class Observation: Sendable {
         private let presented = Locked<CertificateFingerprint?>(nil)
+        private let firstFailure = Locked<(any Error)?>(nil)
         var mismatch: CertificateFingerprint? { presented.withLock { $0 } }
+        var failure: (any Error)? { firstFailure.withLock { $0 } }
         func record(_ fingerprint: CertificateFingerprint) { presented.withLock { $0 = fingerprint } }
+        func record(failure: any Error) { firstFailure.withLock { if $0 == nil { $0 = failure } } }
     }
 
     func handler(for endpoint: RemoteEndpoint, observation: Observation) throws -> NIOSSLClientHandler {

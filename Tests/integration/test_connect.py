@@ -9,10 +9,12 @@ import contextlib
 import json
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import anyio
@@ -312,6 +314,43 @@ async def test_system_trust_refuses_the_self_signed_front(tls_front):
     """Verification is never silently off: without a pin or CA the self-signed certificate fails."""
     message = await initialize_failure(tls_front.base + "/mcp", env={"MCP_BRIDGE_TOKEN": TOKEN})
     assert "not trusted by the system's CA store (CERTIFICATE_VERIFY_FAILED)" in message
+
+
+def test_a_refused_certificate_is_named_even_when_the_request_write_loses_the_race(tmp_path):
+    """A failed handshake closes the connection; a request write that lands after that used to
+    surface as "connection lost: I/O on closed channel" instead of the TLS reason: 1-6 of these
+    120 attempts (8 at a time) in each of six runs before the fix."""
+    require(shutil.which("openssl") is not None, "needs openssl")
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                    "-days", "1", "-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    port = free_port()
+    server = subprocess.Popen(["openssl", "s_server", "-accept", str(port), "-cert", str(cert), "-key", str(key), "-www", "-quiet"],
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert wait_until(lambda: _accepts(port), timeout=10), "openssl s_server did not listen"
+        initialize = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "race", "version": "1"}}})
+
+        def attempt(_: int) -> str:
+            result = subprocess.run([str(BRIDGE), "connect", f"https://127.0.0.1:{port}/mcp"], input=initialize + "\n",
+                                    capture_output=True, text=True, timeout=30, env={**os.environ, "MCP_BRIDGE_TOKEN": TOKEN})
+            return json.loads(result.stdout.splitlines()[0])["error"]["message"]
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            messages = list(pool.map(attempt, range(120)))
+    finally:
+        server.kill()
+        server.wait()
+    wrong = [message for message in messages if "not trusted by the system's CA store (CERTIFICATE_VERIFY_FAILED)" not in message]
+    assert not wrong, f"{len(wrong)} of {len(messages)}: {wrong[0]}"
+
+
+def _accepts(port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+        return True
+    return False
 
 
 async def test_a_ca_file_that_did_not_issue_the_certificate_is_refused(tls_front, tmp_path):

@@ -26,7 +26,7 @@ struct TLSClient: Sendable {
         self.context = try NIOSSLContext(configuration: configuration)
     }
 
-    /// Records what the server presented when a pin did not match, and the connection's first TLS
+    /// Records what the server presented when a pin did not match, and a failed handshake's
     /// error, for the error message: a failed handshake closes the channel, and a request write
     /// that lands after that fails as "I/O on closed channel", which must not hide the reason.
     final class Observation: Sendable {

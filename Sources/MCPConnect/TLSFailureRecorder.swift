@@ -1,8 +1,9 @@
 import NIOCore
 import NIOSSL
 
-/// Sits behind the TLS handler and keeps the connection's first TLS error in the `Observation`,
-/// whichever error the request's own reads and writes then see.
+/// Sits behind the TLS handler and keeps a failed handshake's error in the `Observation`,
+/// whichever error the request's own reads and writes then see (errors after the handshake are
+/// left to them).
 final class TLSFailureRecorder: ChannelInboundHandler, Sendable {
     typealias InboundIn = NIOAny
 
@@ -13,7 +14,7 @@ final class TLSFailureRecorder: ChannelInboundHandler, Sendable {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if Self.isTLS(error) { observation.record(failure: error) }
+        if case NIOSSLError.handshakeFailed = error { observation.record(failure: error) }
         context.fireErrorCaught(error)
     }
 

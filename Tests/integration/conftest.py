@@ -215,6 +215,12 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def listening(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether something accepts TCP connections on host:port now."""
+    with socket.socket() as probe:
+        return probe.connect_ex((host, port)) == 0
+
+
 def rss_kib(pid: int) -> int:
     for line in open(f"/proc/{pid}/status"):
         if line.startswith("VmRSS:"):

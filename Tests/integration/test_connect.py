@@ -9,7 +9,6 @@ import contextlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import threading
@@ -21,7 +20,7 @@ import anyio
 import pytest
 from mcp import types
 
-from conftest import BRIDGE, FIXTURE, ROOT, SERVER_PYTHON, children_of, field, free_port, require, text_of, wait_until, runs_once
+from conftest import BRIDGE, FIXTURE, ROOT, SERVER_PYTHON, children_of, field, free_port, listening, require, text_of, wait_until, runs_once
 
 try:
     from mcp.shared.exceptions import McpError as SDKError
@@ -329,7 +328,7 @@ def test_a_refused_certificate_is_named_even_when_the_request_write_loses_the_ra
     server = subprocess.Popen(["openssl", "s_server", "-accept", str(port), "-cert", str(cert), "-key", str(key), "-www", "-quiet"],
                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        assert wait_until(lambda: _accepts(port), timeout=10), "openssl s_server did not listen"
+        assert wait_until(lambda: listening(port), timeout=10), "openssl s_server did not listen"
         initialize = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
             "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "race", "version": "1"}}})
 
@@ -345,12 +344,6 @@ def test_a_refused_certificate_is_named_even_when_the_request_write_loses_the_ra
         server.wait()
     wrong = [message for message in messages if "not trusted by the system's CA store (CERTIFICATE_VERIFY_FAILED)" not in message]
     assert not wrong, f"{len(wrong)} of {len(messages)}: {wrong[0]}"
-
-
-def _accepts(port: int) -> bool:
-    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
-        return True
-    return False
 
 
 async def test_a_ca_file_that_did_not_issue_the_certificate_is_refused(tls_front, tmp_path):
@@ -377,13 +370,7 @@ def peer():
     port = free_port()
     proc = subprocess.Popen([str(PEER), "--port", str(port), "--host", "127.0.0.1", "--", *FIXTURE],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    import socket
-
-    def listening():
-        with socket.socket() as probe:
-            return probe.connect_ex(("127.0.0.1", port)) == 0
-
-    assert wait_until(listening, timeout=30), "mcp-proxy did not start"
+    assert wait_until(lambda: listening(port), timeout=30), "mcp-proxy did not start"
     yield f"http://127.0.0.1:{port}"
     proc.terminate()
     try:
@@ -429,18 +416,12 @@ def test_stdin_closing_with_a_call_in_flight_exits_cleanly_and_ends_the_session(
 @pytest.mark.parametrize("mode", ["stateful", "stateless", "json", "sse"])
 async def test_remote_servers_written_with_the_sdk(mode, tmp_path):
     """FastMCP's own Streamable HTTP (with sessions, stateless, JSON answers) and legacy SSE."""
-    import socket
-
     port = free_port()
     server = subprocess.Popen([str(SERVER_PYTHON), str(ROOT / "Tests" / "integration" / "fixtures" / "http_server.py"), mode, str(port)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
-    def listening():
-        with socket.socket() as probe:
-            return probe.connect_ex(("127.0.0.1", port)) == 0
-
     try:
-        assert wait_until(listening, timeout=30), "the SDK server did not start"
+        assert wait_until(lambda: listening(port), timeout=30), "the SDK server did not start"
         url = f"http://127.0.0.1:{port}" + ("/sse" if mode == "sse" else "/mcp")
         progress, logs = [], []
 

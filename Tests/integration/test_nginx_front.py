@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -15,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import ACCEPT_BOTH, ROOT, free_port, initialize_body, open_session, require, runs_once, text_of, wait_until
+from conftest import ACCEPT_BOTH, ROOT, free_port, initialize_body, listening, open_session, require, runs_once, text_of, wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -67,8 +66,7 @@ class Front:
         return self
 
     def listening(self) -> bool:
-        with socket.socket() as probe:
-            return probe.connect_ex(("127.0.0.1", self.port)) == 0
+        return listening(self.port)
 
     @property
     def cert(self) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import runs_once
+from conftest import listening, runs_once
 from docker_support import (OPENSSH_BASE_IMAGE, Deployment, docker, docker_gateway, ensure_openssh_image, inspect,
                             require_docker, wait_for)
 
@@ -66,8 +66,7 @@ LogLevel DEBUG1
         assert wait_for(self.listening, 20), docker("logs", EDGE, check=False).stderr
 
     def listening(self) -> bool:
-        with socket.socket() as probe:
-            return probe.connect_ex((self.host, self.port)) == 0
+        return listening(self.port, self.host)
 
     @property
     def commands(self) -> list[str]:

@@ -34,6 +34,11 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     /// JSON error body with a 4xx status; an accepted request becomes a child request that
     /// re-parses to itself and carries no reserved `_meta` key.
     case modern
+    /// One connection through the bridge's HTTP/1 pipeline (`HTTPConnectionRun`): its output is
+    /// whole responses, the responder's answers leave in the order it was handed the requests and
+    /// none is lost while the connection is open, nothing follows a `Connection: close`, and the
+    /// answers up to the first 413 do not depend on how the bytes were split into reads.
+    case http
 
     public func run(_ bytes: UnsafeRawBufferPointer) {
         switch self {
@@ -47,6 +52,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .jsonsplice: Self.jsonSplice(bytes)
         case .elf: _ = try? ELFLinkage.neededLibraries(Array(bytes))
         case .modern: Self.modern(bytes)
+        case .http: Self.http(bytes)
         }
     }
 

@@ -92,6 +92,37 @@ import Testing
         #expect(try client.read(until: { _ in false }, untilClosed: true).hasSuffix("late answer"))
     }
 
+    @Test func aPipelinedRequestRefusedAtItsHeadIsAnsweredAfterTheRequestBeforeIt() async throws {
+        let server = try await TestHTTPServer.start { request, _ in
+            try? await Task.sleep(for: .milliseconds(100))
+            return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "<\(request.uri.path)>")))
+        }
+        defer { server.stop() }
+        let client = try RawClient(port: server.port)
+        // The second request has no Host: refused (400) and the connection closed, but only after
+        // the first request's answer (found by the fuzz target `http`; the refusal came first and
+        // its close cut the answer off).
+        try client.send("GET /first HTTP/1.1\r\nHost: t\r\n\r\nGET /second HTTP/1.1\r\n\r\n")
+        let text = try client.read(until: { _ in false }, untilClosed: true)
+        let answered = try #require(offset(of: "</first>", in: text))
+        let refused = try #require(offset(of: "HTTP/1.1 400", in: text))
+        #expect(answered < refused)
+        #expect(text.contains("exactly one Host header") && !text.contains("</second>"))
+    }
+
+    @Test func aMalformedChunkedBodyIsAnswered400AndTheConnectionClosesAtOnce() async throws {
+        let server = try await TestHTTPServer.start { _, _ in Response(status: .ok) }
+        defer { server.stop() }
+        let client = try RawClient(port: server.port)
+        // The decoder reads nothing after the bad chunk size, so the body never ends: the 400
+        // must close the connection now, not when the 60 s body deadline expires.
+        try client.send("POST /x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\nzz\r\n")
+        let started = ContinuousClock.now
+        let text = try client.read(until: { _ in false }, untilClosed: true)
+        #expect(text.hasPrefix("HTTP/1.1 400") && text.lowercased().contains("connection: close"))
+        #expect(ContinuousClock.now - started < .seconds(3))
+    }
+
     @Test func theDateHeaderIsAnIMFFixdate() {
         #expect(HTTPDate.format(0) == "Thu, 01 Jan 1970 00:00:00 GMT")
         #expect(HTTPDate.format(1_796_135_021) == "Tue, 01 Dec 2026 14:23:41 GMT")

@@ -22,23 +22,31 @@ struct BridgeHTTPChannel: ServerChildChannel {
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         let admitted = cap.admit(channel)
         return channel.eventLoop.makeCompletedFuture {
-            var decoderLimits = NIOHTTPDecoderLimitConfiguration()
-            decoderLimits.maxHeaderFieldSize = 80 * 1024
-            decoderLimits.maxHeaderListSize = 80 * 1024
-            decoderLimits.maxHeaderFieldCount = 1000
-            let operations = channel.pipeline.syncOperations
-            try operations.configureHTTPServerPipeline(
-                withPipeliningAssistance: false,  // HTTPRequestHandler serves in order itself
-                withErrorHandling: false,  // HTTPRequestHandler: 400 after the answers before it
-                withOutboundHeaderValidation: false,  // swift-http-types validates fields
-                withEncoderConfiguration: .init(),
-                withDecoderLimitConfiguration: decoderLimits
-            )
-            let decoder = try operations.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
-            try operations.addHandler(ConnectionGuard(limits: limits, report: report, refuse: !admitted), position: .after(decoder))
-            try operations.addHandler(HTTPRequestHandler(bodyLimit: bodyLimit, logger: logger, respond: respond))
+            try Self.configure(channel, limits: limits, report: report, refuse: !admitted, bodyLimit: bodyLimit,
+                               logger: logger, respond: respond)
             return Value(channel: channel)
         }
+    }
+
+    /// Adds the connection's handlers to `channel`'s pipeline (on its event loop): the server's
+    /// connections and the `http` fuzz target's embedded ones get the same pipeline.
+    static func configure(_ channel: any Channel, limits: ConnectionLimits, report: LimitReport, refuse: Bool,
+                          bodyLimit: Int, logger: Logger, respond: @escaping HTTPRequestHandler.Respond) throws {
+        var decoderLimits = NIOHTTPDecoderLimitConfiguration()
+        decoderLimits.maxHeaderFieldSize = 80 * 1024
+        decoderLimits.maxHeaderListSize = 80 * 1024
+        decoderLimits.maxHeaderFieldCount = 1000
+        let operations = channel.pipeline.syncOperations
+        try operations.configureHTTPServerPipeline(
+            withPipeliningAssistance: false,  // HTTPRequestHandler serves in order itself
+            withErrorHandling: false,  // HTTPRequestHandler: 400 after the answers before it
+            withOutboundHeaderValidation: false,  // swift-http-types validates fields
+            withEncoderConfiguration: .init(),
+            withDecoderLimitConfiguration: decoderLimits
+        )
+        let decoder = try operations.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
+        try operations.addHandler(ConnectionGuard(limits: limits, report: report, refuse: refuse), position: .after(decoder))
+        try operations.addHandler(HTTPRequestHandler(bodyLimit: bodyLimit, logger: logger, respond: respond))
     }
 
     /// The server's task for this connection lasts as long as the connection (graceful shutdown

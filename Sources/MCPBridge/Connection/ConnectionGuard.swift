@@ -39,6 +39,10 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     /// The response being written ends the connection.
     private var closeAfterResponse = false
     private var draining = false
+    /// A pipelined request's refusal, written once the answers before it are.
+    private var deferredRefusal: (status: HTTPResponseStatus, message: String, version: HTTPVersion)?
+    /// The write of the answer the connection ends with, once it is sent.
+    private var answerWritten: EventLoopFuture<Void>?
     private var drainedBytes = 0
     private var quiescing = false
     private var requestVersion = HTTPVersion.http1_1
@@ -91,9 +95,7 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
             let hosts = head.headers["host"].count
             if hosts > 1 || (hosts == 0 && head.version != .http1_0) {
                 // RFC 9112 §3.2: which Host would the checks downstream trust?
-                draining = true
-                requestVersion = head.version
-                refuse(.badRequest, message: "Bad Request: a request needs exactly one Host header", context: context)
+                refuseInTurn(.badRequest, message: "Bad Request: a request needs exactly one Host header", version: head.version, context: context)
                 return
             }
             readingBody = true
@@ -110,7 +112,8 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         case .end:
             readingBody = false
             if draining {
-                context.close(promise: nil)
+                // A refusal waiting for the answers before it closes the connection itself.
+                if deferredRefusal == nil { context.close(promise: nil) }
                 return
             }
             if !unanswered.isEmpty { disarm() }
@@ -125,11 +128,30 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        // Headers over the decoder's limits: the precise status, not a generic 400.
-        if let parserError = error as? HTTPParserError, parserError == .headerOverflow, !responseStarted {
-            draining = true
-            refuse(.requestHeaderFieldsTooLarge, message: "Request Header Fields Too Large: at most 80 KiB and 1000 fields", context: context)
+        if draining, !(error is IOError) {
+            // A refusal still waiting for its turn is followed by the close.
+            guard deferredRefusal == nil else { return }
+            // A malformed part after a refusal or inside a body being discarded: the client was
+            // answered and the connection ends with that answer. Passed on, it would be answered
+            // again (400) after the `Connection: close`. The fuzz target `http` found it.
+            if let answerWritten {
+                answerWritten.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+            } else {
+                context.close(promise: nil)
+            }
             return
+        }
+        // Headers over the decoder's limits: the precise status, not a generic 400.
+        if let parserError = error as? HTTPParserError, parserError == .headerOverflow {
+            refuseInTurn(.requestHeaderFieldsTooLarge, message: "Request Header Fields Too Large: at most 80 KiB and 1000 fields",
+                         version: requestVersion, context: context)
+            return
+        }
+        if !(error is IOError) {
+            // The decoder reads nothing after a malformed part: a body it was in never ends, so
+            // the 400 that answers it closes the connection at once instead of waiting to
+            // discard the rest (found by the fuzz target `http`).
+            readingBody = false
         }
         context.fireErrorCaught(error)
     }
@@ -163,7 +185,10 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
                 if readingBody {
                     // Answered before the body ended: discard the rest, then close.
                     draining = true
-                    context.writeAndFlush(data, promise: promise)
+                    let written = context.eventLoop.makePromise(of: Void.self)
+                    answerWritten = written.futureResult
+                    context.writeAndFlush(data, promise: written)
+                    written.futureResult.cascade(to: promise)
                     context.read()
                 } else {
                     writeThenClose(data, promise: promise, context: context)
@@ -171,6 +196,12 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
                 return
             }
             context.write(data, promise: promise)
+            if unanswered.isEmpty, let refusal = deferredRefusal {
+                deferredRefusal = nil
+                requestVersion = refusal.version
+                refuse(refusal.status, message: refusal.message, context: context)
+                return
+            }
             if unanswered.isEmpty, !readingBody { arm(.keepAlive, context: context) }
             return
         }
@@ -251,12 +282,26 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
+    /// Refuses a request whose head cannot be served, after the answers to the requests before
+    /// it: written at once, a pipelined request's refusal would overtake them and its close
+    /// would cut them off (found by the fuzz target `http`). Nothing after it is read.
+    private func refuseInTurn(_ status: HTTPResponseStatus, message: String, version: HTTPVersion, context: ChannelHandlerContext) {
+        draining = true
+        if unanswered.isEmpty {
+            requestVersion = version
+            refuse(status, message: message, context: context)
+        } else {
+            deferredRefusal = (status, message, version)
+        }
+    }
+
     /// Answers the request being read with a JSON-RPC error and closes.
     private func refuse(_ status: HTTPResponseStatus, message: String, context: ChannelHandlerContext) {
         responseStarted = true
         let body = JSONRPCErrorBody.buffer(id: nil, code: .serverError, message: message)
         let headers = HTTPHeaders([
             ("Content-Type", "application/json"), ("Content-Length", "\(body.readableBytes)"), ("Connection", "close"),
+            ("Date", HTTPDate.now),
         ])
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: requestVersion, status: status, headers: headers))), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
@@ -265,6 +310,7 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func writeThenClose(_ data: NIOAny, promise: EventLoopPromise<Void>?, context: ChannelHandlerContext) {
         let written = context.eventLoop.makePromise(of: Void.self)
+        answerWritten = written.futureResult
         context.writeAndFlush(data, promise: written)
         written.futureResult.assumeIsolated().whenComplete { result in
             promise?.completeWith(result)

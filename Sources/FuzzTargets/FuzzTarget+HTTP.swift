@@ -1,0 +1,34 @@
+extension FuzzTarget {
+    /// The first byte chooses the read size (1-64 bytes) and whether the client half-closes after
+    /// its last byte; the rest is what the client sends.
+    static func http(_ bytes: UnsafeRawBufferPointer) {
+        guard let flags = bytes.first else { return }
+        let stream = Array(bytes.dropFirst())
+        let halfClose = flags & 0x40 != 0
+        let whole = HTTPConnectionRun(stream, chunk: max(stream.count, 1), halfClose: halfClose)
+        let split = HTTPConnectionRun(stream, chunk: Int(flags & 0x3F) + 1, halfClose: halfClose)
+        for run in [whole, split] { check(run) }
+        // A 413 may be sent while the body still arrives (then the connection drains and closes)
+        // or after it (then it stays open), so only the answers before it must agree.
+        let before = { (run: HTTPConnectionRun) in (run.answers ?? []).prefix { $0.status != 413 } }
+        precondition(Array(before(whole)) == Array(before(split)), "answers depend on how the requests were split")
+    }
+
+    private static func check(_ run: HTTPConnectionRun) {
+        guard let answers = run.answers else {
+            preconditionFailure("output that is not whole responses: \(run.transcript)")
+        }
+        let numbered = answers.compactMap(\.sequence)
+        precondition(numbered == Array(0..<numbered.count), "answers out of order or skipped: \(run.transcript)")
+        if run.stillOpen {
+            precondition(numbered.count == run.handed.count, "\(run.handed.count) requests handed, \(numbered.count) answered: \(run.transcript)")
+        }
+        if let close = answers.firstIndex(where: { $0.header("connection") == "close" }) {
+            precondition(close == answers.count - 1, "a response after Connection: close: \(run.transcript)")
+            precondition(!run.stillOpen, "Connection: close, but the connection stays open: \(run.transcript)")
+        }
+        for answer in answers where answer.sequence == nil {
+            precondition([400, 408, 413, 431, 503].contains(answer.status), "the pipeline's own answer \(answer.status): \(run.transcript)")
+        }
+    }
+}

@@ -1,0 +1,146 @@
+import HTTPTypes
+import Hummingbird
+import Logging
+@testable import MCPBridge
+import NIOCore
+import NIOEmbedded
+import NIOHTTP1
+
+/// One client connection's bytes through the bridge's real HTTP/1 pipeline (`BridgeHTTPChannel`:
+/// NIO's codec, `ConnectionGuard`, `HTTPRequestHandler`) on an embedded channel, fed in chunks of
+/// a given size, with a responder that numbers the requests it is handed. What comes back is the
+/// connection's whole output, parsed into responses, for the `http` fuzz target to check.
+struct HTTPConnectionRun {
+    struct Answer: Equatable {
+        var status: Int
+        /// Header lines as written, lower-cased, without `date` (it follows the clock).
+        var headers: [String]
+        var body: [UInt8]
+        /// The responder's number for the request, when the responder answered it.
+        var sequence: Int?
+
+        func header(_ name: String) -> String? {
+            headers.first { $0.hasPrefix(name + ": ") }.map { String($0.dropFirst(name.count + 2)) }
+        }
+    }
+
+    /// The requests the responder was handed, in order: their methods.
+    let handed: [HTTPRequest.Method]
+    /// The output parsed into responses; `nil` when it is not a sequence of whole responses.
+    let answers: [Answer]?
+    let output: [UInt8]
+    let stillOpen: Bool
+
+    static let bodyLimit = 64
+
+    /// The output as text, for a failure's message.
+    var transcript: String { String(decoding: output.prefix(2000), as: UTF8.self).debugDescription }
+
+    init(_ stream: [UInt8], chunk: Int, halfClose: Bool) {
+        let channel = EmbeddedChannel()
+        let loop = channel.embeddedEventLoop
+        let handed = Locked<[HTTPRequest.Method]>([])
+        let limit = Self.bodyLimit
+        let logger = Logger(label: "fuzz", factory: { _ in SwiftLogNoOpLogHandler() })
+        // Registered as a remote peer's connection would be: active before the pipeline is set up.
+        _ = channel.connect(to: try! SocketAddress(ipAddress: "127.0.0.1", port: 1))
+        try! BridgeHTTPChannel.configure(channel, limits: ConnectionLimits(), report: LimitReport(logger: logger),
+                                         refuse: false, bodyLimit: limit, logger: logger) { request, _ in
+            let sequence = handed.withLock { methods in
+                methods.append(request.method)
+                return methods.count - 1
+            }
+            var fields = HTTPFields()
+            fields[HTTPField.Name("x-sequence")!] = "\(sequence)"
+            var request = request
+            do {
+                let body = try await request.collectBody(upTo: limit)
+                return Response(status: .ok, headers: fields, body: .init(byteBuffer: ByteBuffer(string: "read \(body.readableBytes)")))
+            } catch {
+                return Response(status: .contentTooLarge, headers: fields, body: .init(byteBuffer: ByteBuffer(string: "too large")))
+            }
+        }
+        let operations = channel.pipeline.syncOperations
+        try! operations.addHandler(ClosedSocket(), position: .first)
+        let methods = MethodLog()
+        try! operations.addHandler(methods, position: .after(operations.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)))
+        var start = 0
+        while start < stream.count, channel.isActive {
+            let end = min(stream.count, start + chunk)
+            // A decoding error is answered by the pipeline itself (400); what reaches the end of
+            // the pipeline is not the client's concern.
+            _ = try? channel.writeInbound(ByteBuffer(bytes: stream[start..<end]))
+            loop.run()
+            start = end
+        }
+        if halfClose, channel.isActive {
+            channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+            loop.run()
+        }
+        var output: [UInt8] = []
+        while let part = try? channel.readOutbound(as: IOData.self) {
+            guard case .byteBuffer(let buffer) = part else { preconditionFailure("a file region in an HTTP answer") }
+            output += buffer.readableBytesView
+        }
+        self.stillOpen = channel.isActive
+        _ = try? channel.finish(acceptAlreadyClosed: true)
+        loop.run()
+        self.handed = handed.withLock { $0 }
+        self.output = output
+        self.answers = Self.parse(output, methods: methods.methods)
+    }
+
+    /// Splits `output` into responses framed by `Content-Length` (every answer of the bridge has
+    /// one); the answer to a `HEAD` has no body. `methods`: the decoded requests', in order, which
+    /// the answers follow one for one.
+    static func parse(_ output: [UInt8], methods: [HTTPMethod]) -> [Answer]? {
+        var answers: [Answer] = []
+        var rest = output[...]
+        let end: [UInt8] = Array("\r\n\r\n".utf8)
+        while !rest.isEmpty {
+            guard let headEnd = rest.firstRange(of: end) else { return nil }
+            let lines = String(decoding: rest[rest.startIndex..<headEnd.lowerBound], as: UTF8.self)
+                .split(separator: "\r\n", omittingEmptySubsequences: false).map(String.init)
+            rest = rest[headEnd.upperBound...]
+            let statusLine = lines[0].split(separator: " ", maxSplits: 2)
+            guard statusLine.count >= 2, statusLine[0] == "HTTP/1.1" || statusLine[0] == "HTTP/1.0",
+                  let status = Int(statusLine[1]) else { return nil }
+            let headers = lines.dropFirst().map { $0.lowercased() }.filter { !$0.hasPrefix("date: ") }
+            var answer = Answer(status: status, headers: headers, body: [], sequence: nil)
+            answer.sequence = answer.header("x-sequence").flatMap { Int($0) }
+            guard let length = answer.header("content-length").flatMap({ Int($0) }), length >= 0 else { return nil }
+            let bodiless = answers.count < methods.count && methods[answers.count] == .HEAD
+            if !bodiless {
+                guard rest.count >= length else { return nil }
+                answer.body = Array(rest.prefix(length))
+                rest = rest.dropFirst(length)
+            }
+            answers.append(answer)
+        }
+        return answers
+    }
+
+    /// The method of each request the decoder reads, in order.
+    private final class MethodLog: ChannelInboundHandler {
+        typealias InboundIn = HTTPServerRequestPart
+        private(set) var methods: [HTTPMethod] = []
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            if case .head(let head) = unwrapInboundIn(data) { methods.append(head.method) }
+            context.fireChannelRead(data)
+        }
+    }
+
+    /// A socket takes no writes once closed; an embedded channel would keep them as output.
+    private final class ClosedSocket: ChannelOutboundHandler {
+        typealias OutboundIn = IOData
+
+        func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+            guard context.channel.isActive else {
+                promise?.fail(ChannelError.ioOnClosedChannel)
+                return
+            }
+            context.write(data, promise: promise)
+        }
+    }
+}

@@ -18,6 +18,8 @@ struct HTTPConnectionRun {
         var body: [UInt8]
         /// The responder's number for the request, when the responder answered it.
         var sequence: Int?
+        /// The decoder's number for the request the responder answered.
+        var request: Int?
 
         func header(_ name: String) -> String? {
             headers.first { $0.hasPrefix(name + ": ") }.map { String($0.dropFirst(name.count + 2)) }
@@ -30,13 +32,17 @@ struct HTTPConnectionRun {
     let answers: [Answer]?
     let output: [UInt8]
     let stillOpen: Bool
+    /// The requests (numbered as read) the guard let through whole, head to end.
+    let completed: Set<Int>
 
     static let bodyLimit = 64
 
     /// The output as text, for a failure's message.
     var transcript: String { String(decoding: output.prefix(2000), as: UTF8.self).debugDescription }
 
-    init(_ stream: [UInt8], chunk: Int, halfClose: Bool) {
+    /// - Parameter late: the deadlines expire after the last byte (61 s pass), and requests for
+    ///   `/slow…` are answered only after them (90 s).
+    init(_ stream: [UInt8], chunk: Int, halfClose: Bool, late: Bool) {
         let channel = EmbeddedChannel()
         let loop = channel.embeddedEventLoop
         let handed = Locked<[HTTPRequest.Method]>([])
@@ -52,6 +58,10 @@ struct HTTPConnectionRun {
             }
             var fields = HTTPFields()
             fields[HTTPField.Name("x-sequence")!] = "\(sequence)"
+            fields[HTTPField.Name("x-request")!] = request.headers[HTTPField.Name(MethodLog.indexHeader)!]
+            if late, request.uri.path.hasPrefix("/slow") {
+                try? await loop.scheduleTask(in: .seconds(90)) {}.futureResult.get()
+            }
             var request = request
             do {
                 let body = try await request.collectBody(upTo: limit)
@@ -62,8 +72,9 @@ struct HTTPConnectionRun {
         }
         let operations = channel.pipeline.syncOperations
         try! operations.addHandler(ClosedSocket(), position: .first)
-        let methods = MethodLog()
+        let methods = MethodLog(), completions = CompletionLog()
         try! operations.addHandler(methods, position: .after(operations.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)))
+        try! operations.addHandler(completions, position: .after(operations.handler(type: ConnectionGuard.self)))
         var start = 0
         while start < stream.count, channel.isActive {
             let end = min(stream.count, start + chunk)
@@ -77,6 +88,10 @@ struct HTTPConnectionRun {
             channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
             loop.run()
         }
+        if late {
+            loop.advanceTime(by: .seconds(61))
+            loop.advanceTime(by: .seconds(61))
+        }
         var output: [UInt8] = []
         while let part = try? channel.readOutbound(as: IOData.self) {
             guard case .byteBuffer(let buffer) = part else { preconditionFailure("a file region in an HTTP answer") }
@@ -88,6 +103,7 @@ struct HTTPConnectionRun {
         self.handed = handed.withLock { $0 }
         self.output = output
         self.answers = Self.parse(output, methods: methods.methods)
+        self.completed = completions.completed
     }
 
     /// Splits `output` into responses framed by `Content-Length` (every answer of the bridge has
@@ -108,6 +124,7 @@ struct HTTPConnectionRun {
             let headers = lines.dropFirst().map { $0.lowercased() }.filter { !$0.hasPrefix("date: ") }
             var answer = Answer(status: status, headers: headers, body: [], sequence: nil)
             answer.sequence = answer.header("x-sequence").flatMap { Int($0) }
+            answer.request = answer.header("x-request").flatMap { Int($0) }
             guard let length = answer.header("content-length").flatMap({ Int($0) }), length >= 0 else { return nil }
             let bodiless = answers.count < methods.count && methods[answers.count] == .HEAD
             if !bodiless {
@@ -120,13 +137,37 @@ struct HTTPConnectionRun {
         return answers
     }
 
-    /// The method of each request the decoder reads, in order.
+    /// The method of each request the decoder reads, in order; each head gets its number in a
+    /// header the responder echoes, so an answer says which request it answers.
     private final class MethodLog: ChannelInboundHandler {
         typealias InboundIn = HTTPServerRequestPart
+        typealias InboundOut = HTTPServerRequestPart
+        static let indexHeader = "x-fuzz-request-index"
         private(set) var methods: [HTTPMethod] = []
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            if case .head(let head) = unwrapInboundIn(data) { methods.append(head.method) }
+            guard case .head(var head) = unwrapInboundIn(data) else {
+                context.fireChannelRead(data)
+                return
+            }
+            head.headers.replaceOrAdd(name: Self.indexHeader, value: "\(methods.count)")
+            methods.append(head.method)
+            context.fireChannelRead(wrapInboundOut(.head(head)))
+        }
+    }
+
+    /// Which requests pass `ConnectionGuard` whole, by `MethodLog`'s numbers.
+    private final class CompletionLog: ChannelInboundHandler {
+        typealias InboundIn = HTTPServerRequestPart
+        private(set) var completed: Set<Int> = []
+        private var current: Int?
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            switch unwrapInboundIn(data) {
+            case .head(let head): current = head.headers[MethodLog.indexHeader].first.flatMap { Int($0) }
+            case .body: break
+            case .end: if let current { completed.insert(current) }
+            }
             context.fireChannelRead(data)
         }
     }

@@ -110,6 +110,26 @@ import Testing
         #expect(text.contains("exactly one Host header") && !text.contains("</second>"))
     }
 
+    /// The body of the second request stops after 3 of 10 bytes. While the first was still being
+    /// answered (`/slow`), its 408 came first and the close cut the first answer off; once the
+    /// first was answered (`/fast`), the connection was closed without any 408.
+    @Test(arguments: ["/slow", "/fast"])
+    func aPipelinedRequestWhoseBodyStallsGets408AfterTheAnswerBeforeIt(first: String) async throws {
+        var limits = ConnectionLimits()
+        limits.bodyTimeout = .milliseconds(300)
+        let server = try await TestHTTPServer.start(limits: limits) { request, _ in
+            if request.uri.path == "/slow" { try? await Task.sleep(for: .milliseconds(900)) }
+            return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "<\(request.uri.path)>")))
+        }
+        defer { server.stop() }
+        let client = try RawClient(port: server.port)
+        try client.send("GET \(first) HTTP/1.1\r\nHost: t\r\n\r\nPOST /stalled HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc")
+        let text = try client.read(until: { _ in false }, untilClosed: true)
+        let answered = try #require(offset(of: "<\(first)>", in: text))
+        let refused = try #require(offset(of: "HTTP/1.1 408", in: text))
+        #expect(answered < refused)
+    }
+
     @Test func aMalformedChunkedBodyIsAnswered400AndTheConnectionClosesAtOnce() async throws {
         let server = try await TestHTTPServer.start { _, _ in Response(status: .ok) }
         defer { server.stop() }
@@ -140,9 +160,10 @@ private struct TestHTTPServer {
     let channel: any Channel
     var port: Int { channel.localAddress?.port ?? 0 }
 
-    static func start(bodyLimit: Int = 1 << 20, respond: @escaping HTTPRequestHandler.Respond) async throws -> TestHTTPServer {
+    static func start(bodyLimit: Int = 1 << 20, limits: ConnectionLimits = ConnectionLimits(),
+                      respond: @escaping HTTPRequestHandler.Respond) async throws -> TestHTTPServer {
         let report = LimitReport(logger: Logger(label: "test"))
-        let setup = BridgeHTTPChannel(limits: ConnectionLimits(), report: report, cap: ConnectionCap(maximum: 64, report: report),
+        let setup = BridgeHTTPChannel(limits: limits, report: report, cap: ConnectionCap(maximum: 64, report: report),
                                       bodyLimit: bodyLimit, respond: respond)
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)

@@ -30,6 +30,7 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private var deadline: (kind: Deadline, at: NIODeadline)?
     private var timer: (task: Scheduled<Void>, at: NIODeadline)?
     private var readingBody = false
+    /// A response is being written: its head went out, its end not yet.
     private var responseStarted = false
     /// Per request head read whose response has not ended, oldest first: whether its response
     /// ends the connection (HTTP/1.0 without keep-alive, `Connection: close`) and its version.
@@ -113,7 +114,7 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
             readingBody = false
             if draining {
                 // A refusal waiting for the answers before it closes the connection itself.
-                if deferredRefusal == nil { context.close(promise: nil) }
+                if deferredRefusal == nil { closeOnceAnswered(context: context) }
                 return
             }
             if !unanswered.isEmpty { disarm() }
@@ -134,11 +135,7 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
             // A malformed part after a refusal or inside a body being discarded: the client was
             // answered and the connection ends with that answer. Passed on, it would be answered
             // again (400) after the `Connection: close`. The fuzz target `http` found it.
-            if let answerWritten {
-                answerWritten.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
-            } else {
-                context.close(promise: nil)
-            }
+            closeOnceAnswered(context: context)
             return
         }
         // Headers over the decoder's limits: the precise status, not a generic 400.
@@ -181,6 +178,23 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
             break
         case .end:
             _ = unanswered.popFirst()
+            // No response is in progress now: a pipelined request's body deadline that expires
+            // next gets its 408 (with the flag still set it was closed without one, depending
+            // on whether its head came before this answer: found by the fuzz target `http`).
+            responseStarted = false
+            if let refusal = deferredRefusal, unanswered.isEmpty || closeAfterResponse {
+                // The last answer before a refusal: the refusal follows it (unless this answer
+                // ends the connection anyway), then the close.
+                deferredRefusal = nil
+                if closeAfterResponse {
+                    writeThenClose(data, promise: promise, context: context)
+                } else {
+                    context.write(data, promise: promise)
+                    requestVersion = refusal.version
+                    refuse(refusal.status, message: refusal.message, context: context)
+                }
+                return
+            }
             if closeAfterResponse || (quiescing && unanswered.isEmpty) {
                 if readingBody {
                     // Answered before the body ended: discard the rest, then close.
@@ -196,12 +210,6 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
                 return
             }
             context.write(data, promise: promise)
-            if unanswered.isEmpty, let refusal = deferredRefusal {
-                deferredRefusal = nil
-                requestVersion = refusal.version
-                refuse(refusal.status, message: refusal.message, context: context)
-                return
-            }
             if unanswered.isEmpty, !readingBody { arm(.keepAlive, context: context) }
             return
         }
@@ -260,7 +268,14 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
             context.close(promise: nil)
         case .body:
             report.hit(.bodyTimeout, "closed a connection from \(peer) whose request body did not arrive within \(limits.bodyTimeout) (--body-timeout)")
-            if responseStarted {
+            if unanswered.count > 1 {
+                // Pipelined behind requests still being answered: the 408 follows their answers
+                // (it overtook them, and its close cut them off; the fuzz target `http` checks
+                // it with expiring deadlines). This request is answered by the refusal alone.
+                _ = unanswered.popLast()
+                refuseInTurn(.requestTimeout, message: "Request Timeout: the body did not arrive within \(limits.bodyTimeout)",
+                             version: requestVersion, context: context)
+            } else if responseStarted {
                 context.close(promise: nil)
             } else {
                 refuse(.requestTimeout, message: "Request Timeout: the body did not arrive within \(limits.bodyTimeout)", context: context)
@@ -306,6 +321,16 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: requestVersion, status: status, headers: headers))), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
         writeThenClose(wrapOutboundOut(.end(nil)), promise: nil, context: context)
+    }
+
+    /// Closes once the answer the connection ends with has been written: a close before would
+    /// drop it if the socket has not taken it yet.
+    private func closeOnceAnswered(context: ChannelHandlerContext) {
+        guard let answerWritten else {
+            context.close(promise: nil)
+            return
+        }
+        answerWritten.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
     }
 
     private func writeThenClose(_ data: NIOAny, promise: EventLoopPromise<Void>?, context: ChannelHandlerContext) {

@@ -1,13 +1,13 @@
 extension FuzzTarget {
-    /// The first byte chooses the read size (1-64 bytes), whether the client half-closes after
-    /// its last byte, and whether the deadlines then expire with `/slow` requests still unanswered;
-    /// the rest is what the client sends.
+    /// The first byte chooses the read size (1-32 bytes), whether the server then begins its
+    /// shutdown, whether the client half-closes after its last byte, and whether the deadlines
+    /// then expire with `/slow` requests still unanswered; the rest is what the client sends.
     static func http(_ bytes: UnsafeRawBufferPointer) {
         guard let flags = bytes.first else { return }
         let stream = Array(bytes.dropFirst())
-        let halfClose = flags & 0x40 != 0, late = flags & 0x80 != 0
-        let whole = HTTPConnectionRun(stream, chunk: max(stream.count, 1), halfClose: halfClose, late: late)
-        let split = HTTPConnectionRun(stream, chunk: Int(flags & 0x3F) + 1, halfClose: halfClose, late: late)
+        let quiesce = flags & 0x20 != 0, halfClose = flags & 0x40 != 0, late = flags & 0x80 != 0
+        let whole = HTTPConnectionRun(stream, chunk: max(stream.count, 1), halfClose: halfClose, quiesce: quiesce, late: late)
+        let split = HTTPConnectionRun(stream, chunk: Int(flags & 0x1F) + 1, halfClose: halfClose, quiesce: quiesce, late: late)
         for run in [whole, split] { check(run) }
         // A 413 may be sent while the body still arrives (then the connection drains and closes)
         // or after it (then it stays open), so only the answers before it must agree.

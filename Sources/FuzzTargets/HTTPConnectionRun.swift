@@ -40,9 +40,11 @@ struct HTTPConnectionRun {
     /// The output as text, for a failure's message.
     var transcript: String { String(decoding: output.prefix(2000), as: UTF8.self).debugDescription }
 
-    /// - Parameter late: the deadlines expire after the last byte (61 s pass), and requests for
-    ///   `/slow…` are answered only after them (90 s).
-    init(_ stream: [UInt8], chunk: Int, halfClose: Bool, late: Bool) {
+    /// - Parameters:
+    ///   - quiesce: the server begins its shutdown after the last byte.
+    ///   - late: the deadlines expire after the last byte (61 s pass), and requests for `/slow…`
+    ///     are answered only after them (90 s).
+    init(_ stream: [UInt8], chunk: Int, halfClose: Bool, quiesce: Bool, late: Bool) {
         let channel = EmbeddedChannel()
         let loop = channel.embeddedEventLoop
         let handed = Locked<[HTTPRequest.Method]>([])
@@ -83,6 +85,10 @@ struct HTTPConnectionRun {
             _ = try? channel.writeInbound(ByteBuffer(bytes: stream[start..<end]))
             loop.run()
             start = end
+        }
+        if quiesce, channel.isActive {
+            channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+            loop.run()
         }
         if halfClose, channel.isActive {
             channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)

@@ -118,7 +118,7 @@ import Testing
         var limits = ConnectionLimits()
         limits.bodyTimeout = .milliseconds(300)
         let server = try await TestHTTPServer.start(limits: limits) { request, _ in
-            if request.uri.path == "/slow" { try? await Task.sleep(for: .milliseconds(900)) }
+            if request.uri.path == "/slow" { try? await Task.sleep(for: .milliseconds(1500)) }
             return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "<\(request.uri.path)>")))
         }
         defer { server.stop() }
@@ -127,6 +127,28 @@ import Testing
         let text = try client.read(until: { _ in false }, untilClosed: true)
         let answered = try #require(offset(of: "<\(first)>", in: text))
         let refused = try #require(offset(of: "HTTP/1.1 408", in: text))
+        #expect(answered < refused)
+    }
+
+    @Test func aShutdownAnswersTheRequestAheadBeforeRefusingThePipelinedOne() async throws {
+        let server = try await TestHTTPServer.start { request, _ in
+            if request.uri.path == "/slow" { try? await Task.sleep(for: .milliseconds(1500)) }
+            return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "<\(request.uri.path)>")))
+        }
+        defer { server.stop() }
+        let client = try RawClient(port: server.port)
+        try client.send("GET /slow HTTP/1.1\r\nHost: t\r\n\r\nPOST /pending HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc")
+        try await Task.sleep(for: .milliseconds(200))
+        // Shutdown begins while /slow is being answered and /pending's body is incomplete: the
+        // 503 came first and its close cut /slow's answer off (the fuzz target `http` caught it).
+        let connections = server.connections.withLock { $0 }
+        #expect(connections.count == 1)
+        for connection in connections {
+            connection.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+        }
+        let text = try client.read(until: { _ in false }, untilClosed: true)
+        let answered = try #require(offset(of: "</slow>", in: text))
+        let refused = try #require(offset(of: "HTTP/1.1 503", in: text), "\(text)")
         #expect(answered < refused)
     }
 
@@ -158,6 +180,8 @@ private func offset(of needle: String, in text: String) -> Int? {
 /// A loopback server running the bridge's connection pipeline around a test responder.
 private struct TestHTTPServer {
     let channel: any Channel
+    /// The accepted connections.
+    let connections: Locked<[any Channel]>
     var port: Int { channel.localAddress?.port ?? 0 }
 
     static func start(bodyLimit: Int = 1 << 20, limits: ConnectionLimits = ConnectionLimits(),
@@ -165,11 +189,15 @@ private struct TestHTTPServer {
         let report = LimitReport(logger: Logger(label: "test"))
         let setup = BridgeHTTPChannel(limits: limits, report: report, cap: ConnectionCap(maximum: 64, report: report),
                                       bodyLimit: bodyLimit, respond: respond)
+        let connections = Locked<[any Channel]>([])
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
-            .childChannelInitializer { setup.setup(channel: $0, logger: Logger(label: "test")).map { _ in } }
+            .childChannelInitializer { child in
+                connections.withLock { $0.append(child) }
+                return setup.setup(channel: child, logger: Logger(label: "test")).map { _ in }
+            }
             .bind(host: "127.0.0.1", port: 0).get()
-        return TestHTTPServer(channel: channel)
+        return TestHTTPServer(channel: channel, connections: connections)
     }
 
     func stop() { channel.close(promise: nil) }

@@ -290,6 +290,12 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         quiescing = true
         if unanswered.isEmpty {
             context.close(promise: nil)
+        } else if readingBody, unanswered.count > 1 {
+            // Pipelined behind answers still being written: the 503 follows them, within the
+            // shutdown's drain.
+            _ = unanswered.popLast()
+            refuseInTurn(.serviceUnavailable, message: "Service Unavailable: the bridge is shutting down", version: requestVersion, context: context)
+            arm(.shutdown, context: context)
         } else if readingBody, !responseStarted {
             refuse(.serviceUnavailable, message: "Service Unavailable: the bridge is shutting down", context: context)
         } else {

@@ -43,11 +43,12 @@ struct HTTPConnectionRun {
     /// - Parameters:
     ///   - quiesce: the server begins its shutdown after the last byte.
     ///   - late: the deadlines expire after the last byte (61 s pass), and requests for `/slow…`
-    ///     are answered only after them (90 s).
+    ///     are answered only after them (90 s each), until every request handed is answered.
     init(_ stream: [UInt8], chunk: Int, halfClose: Bool, quiesce: Bool, late: Bool) {
         let channel = EmbeddedChannel()
         let loop = channel.embeddedEventLoop
         let handed = Locked<[HTTPRequest.Method]>([])
+        let answered = Locked(0)
         let limit = Self.bodyLimit
         let logger = Logger(label: "fuzz", factory: { _ in SwiftLogNoOpLogHandler() })
         // Registered as a remote peer's connection would be: active before the pipeline is set up.
@@ -65,6 +66,7 @@ struct HTTPConnectionRun {
                 try? await loop.scheduleTask(in: .seconds(90)) {}.futureResult.get()
             }
             var request = request
+            defer { answered.withLock { $0 += 1 } }
             do {
                 let body = try await request.collectBody(upTo: limit)
                 return Response(status: .ok, headers: fields, body: .init(byteBuffer: ByteBuffer(string: "read \(body.readableBytes)")))
@@ -96,7 +98,12 @@ struct HTTPConnectionRun {
         }
         if late {
             loop.advanceTime(by: .seconds(61))
-            loop.advanceTime(by: .seconds(61))
+            // Pipelined `/slow` requests are served one after another, 90 s each.
+            var rounds = 0
+            while handed.withLock({ $0.count }) > answered.withLock({ $0 }), rounds <= stream.count {
+                loop.advanceTime(by: .seconds(91))
+                rounds += 1
+            }
         }
         var output: [UInt8] = []
         while let part = try? channel.readOutbound(as: IOData.self) {

@@ -34,10 +34,12 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     /// JSON error body with a 4xx status; an accepted request becomes a child request that
     /// re-parses to itself and carries no reserved `_meta` key.
     case modern
-    /// One connection through the bridge's HTTP/1 pipeline (`HTTPConnectionRun`): its output is
-    /// whole responses, the responder's answers leave in the order it was handed the requests and
-    /// none is lost while the connection is open, nothing follows a `Connection: close`, and the
-    /// answers up to the first 413 do not depend on how the bytes were split into reads.
+    /// One connection through the bridge's HTTP/1 pipeline (`HTTPConnectionRun`), with the
+    /// shutdown, a half-close and expiring deadlines as the first byte says: the output is whole
+    /// responses, the n-th answers the n-th request read, none handed to the responder is lost
+    /// while the connection is open, no refusal takes the place of a request's answer, nothing
+    /// follows a `Connection: close`, and the answers up to the first 413 do not depend on how
+    /// the bytes were split into reads.
     case http
 
     public func run(_ bytes: UnsafeRawBufferPointer) {

@@ -196,6 +196,10 @@ def kill_in_phase(service: Service, name: str, target: str) -> str:
     service.kill9()
     service.start()
     after = service.api("GET", f"/v1/deployments/{name}")
+    if seen == "waiting for the bridge" and after.status_code == 200 and after.json()["state"] == "running":
+        # The bridge answered between the last look and the kill (milliseconds): the create had
+        # finished, so the kill landed in "running" (seen once in a CI run, 2026-12-02).
+        seen = "running"
     if seen == "running":
         assert after.json()["state"] == "running"
         assert service.api("DELETE", f"/v1/deployments/{name}").status_code == 202

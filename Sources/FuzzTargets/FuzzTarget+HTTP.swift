@@ -31,7 +31,7 @@ extension FuzzTarget {
         let numbered = answers.compactMap(\.sequence)
         precondition(numbered == Array(0..<numbered.count), "answers out of order or skipped: \(run.transcript)")
         if run.stillOpen {
-            precondition(numbered.count == run.handed.count, "\(run.handed.count) requests handed, \(numbered.count) answered: \(run.transcript)")
+            precondition(numbered.count == run.handed, "\(run.handed) requests handed, \(numbered.count) answered: \(run.transcript)")
         }
         if let close = answers.firstIndex(where: { $0.header("connection") == "close" }) {
             precondition(close == answers.count - 1, "a response after Connection: close: \(run.transcript)")

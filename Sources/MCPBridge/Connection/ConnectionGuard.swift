@@ -268,17 +268,16 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
             context.close(promise: nil)
         case .body:
             report.hit(.bodyTimeout, "closed a connection from \(peer) whose request body did not arrive within \(limits.bodyTimeout) (--body-timeout)")
+            let message = "Request Timeout: the body did not arrive within \(limits.bodyTimeout)"
             if unanswered.count > 1 {
                 // Pipelined behind requests still being answered: the 408 follows their answers
                 // (it overtook them, and its close cut them off; the fuzz target `http` checks
-                // it with expiring deadlines). This request is answered by the refusal alone.
-                _ = unanswered.popLast()
-                refuseInTurn(.requestTimeout, message: "Request Timeout: the body did not arrive within \(limits.bodyTimeout)",
-                             version: requestVersion, context: context)
+                // it with expiring deadlines).
+                refuseBodyInTurn(.requestTimeout, message: message, context: context)
             } else if responseStarted {
                 context.close(promise: nil)
             } else {
-                refuse(.requestTimeout, message: "Request Timeout: the body did not arrive within \(limits.bodyTimeout)", context: context)
+                refuse(.requestTimeout, message: message, context: context)
             }
         case .shutdown:
             report.hit(.shutdownDrain, "closed a connection from \(peer) still busy \(limits.shutdownDrain) after shutdown began")
@@ -293,11 +292,10 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         } else if readingBody, unanswered.count > 1 {
             // Pipelined behind answers still being written: the 503 follows them, within the
             // shutdown's drain.
-            _ = unanswered.popLast()
-            refuseInTurn(.serviceUnavailable, message: "Service Unavailable: the bridge is shutting down", version: requestVersion, context: context)
+            refuseBodyInTurn(.serviceUnavailable, message: Self.shuttingDown, context: context)
             arm(.shutdown, context: context)
         } else if readingBody, !responseStarted {
-            refuse(.serviceUnavailable, message: "Service Unavailable: the bridge is shutting down", context: context)
+            refuse(.serviceUnavailable, message: Self.shuttingDown, context: context)
         } else {
             arm(.shutdown, context: context)
         }
@@ -315,6 +313,15 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
             deferredRefusal = (status, message, version)
         }
     }
+
+    /// Refuses the request whose body is being read (the last unanswered one) after the answers
+    /// to the requests ahead of it; the refusal alone answers it.
+    private func refuseBodyInTurn(_ status: HTTPResponseStatus, message: String, context: ChannelHandlerContext) {
+        _ = unanswered.popLast()
+        refuseInTurn(status, message: message, version: requestVersion, context: context)
+    }
+
+    private static let shuttingDown = "Service Unavailable: the bridge is shutting down"
 
     /// Answers the request being read with a JSON-RPC error and closes.
     private func refuse(_ status: HTTPResponseStatus, message: String, context: ChannelHandlerContext) {

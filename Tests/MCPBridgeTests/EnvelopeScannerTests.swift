@@ -149,7 +149,7 @@ import Testing
         #expect(JSONRPCID.string(literal).isPortable)
     }
 
-    @Test(arguments: ["1.5", "1e2", "-0", "01", "9007199254740992", String(repeating: "9", count: 10_000), "1.0", "-", ""])
+    @Test(arguments: ["1.5", "1e2", "-0", "01", "9007199254740992", String(repeating: "9", count: 10_000), "1.0", "-", "", "+1", "--1", "-01", "00", "\u{0661}", "1\u{0661}", " 1", "9999999999999999", "-9007199254740992"])
     func fractionsExponentsNegativeZeroAndHugeNumbersAreNot(literal: String) {
         #expect(!JSONRPCID.number(literal).isPortable)
     }

@@ -22,12 +22,17 @@ public enum JSONRPCID: Hashable, Sendable, CustomStringConvertible {
     /// answer `1.5`, `1e2` or a 10,000-digit number under another id (or drop it).
     public var isPortable: Bool {
         guard case .number(let literal) = self else { return true }
-        let digits = literal.hasPrefix("-") ? literal.dropFirst() : Substring(literal)
-        guard !digits.isEmpty, digits.count <= 16, digits.allSatisfy({ $0.isASCII && $0.isNumber }),
-              digits == "0" || digits.first != "0", literal != "-0",
-              let magnitude = Int64(digits), magnitude <= 9_007_199_254_740_991
+        // On the UTF-8 bytes: this runs for every request, and Character's `isNumber` looks up
+        // Unicode properties (2 % of the bridge's CPU at 16 connections, perf).
+        var digits = Substring(literal).utf8
+        if digits.first == UInt8(ascii: "-") { digits = digits.dropFirst() }
+        guard !digits.isEmpty, digits.count <= 16,
+              digits.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") })
         else { return false }
-        return true
+        if digits.first == UInt8(ascii: "0") { return digits.count == 1 && literal == "0" }
+        var magnitude: Int64 = 0
+        for digit in digits { magnitude = magnitude * 10 + Int64(digit - UInt8(ascii: "0")) }
+        return magnitude <= 9_007_199_254_740_991
     }
 }
 

@@ -36,6 +36,36 @@ runs_once = pytest.mark.skipif(MCP_MAJOR >= 2, reason="no SDK involved: runs onc
 
 ACCEPT_BOTH = "application/json, text/event-stream"
 
+# scripts/test runs the suite as two pytest processes side by side (MCP_TEST_PART): the modules
+# that drive the Docker engine (they import one of these helpers) in one, one after another, since
+# they share the base image, image tags and container names; every other module in the other (a
+# bridge, an nginx or an sshd on free loopback ports, nothing shared), which mostly waits on
+# deadlines and children meanwhile.
+DOCKER_HELPERS = re.compile(r"^(?:from|import) (?:docker_support|service_support|kube_support)\b", re.M)
+TEST_PARTS = ("docker", "other")
+
+
+def drives_docker(module) -> bool:
+    return DOCKER_HELPERS.search(Path(module.__file__).read_text()) is not None
+
+
+def pytest_collection_modifyitems(config, items):
+    part = os.environ.get("MCP_TEST_PART", "")
+    if not part:
+        return
+    if part not in TEST_PARTS:
+        raise pytest.UsageError(f"MCP_TEST_PART={part!r}: use one of {', '.join(TEST_PARTS)}, or leave it unset for every module")
+    verdicts: dict[str, bool] = {}
+    keep, drop = [], []
+    for item in items:
+        module = item.module
+        if module.__name__ not in verdicts:
+            verdicts[module.__name__] = drives_docker(module)
+        (keep if verdicts[module.__name__] == (part == "docker") else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
 
 def require(condition: bool, reason: str):
     """Skips a test whose part is missing on a developer's machine, but fails it in CI

@@ -29,9 +29,9 @@ public enum JSONRPCID: Hashable, Sendable, CustomStringConvertible {
         guard !digits.isEmpty, digits.count <= 16,
               digits.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") })
         else { return false }
-        if digits.first == UInt8(ascii: "0") { return digits.count == 1 && literal == "0" }
-        var magnitude: Int64 = 0
-        for digit in digits { magnitude = magnitude * 10 + Int64(digit - UInt8(ascii: "0")) }
+        // A leading zero only in the id 0 itself (not 01, not -0).
+        if digits.first == UInt8(ascii: "0") { return literal == "0" }
+        guard let magnitude = Int64(Substring(digits)) else { return false }
         return magnitude <= 9_007_199_254_740_991
     }
 }

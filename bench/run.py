@@ -214,8 +214,10 @@ def initialize(url: str, client: httpx.Client | None = None) -> str:
             client.close()
 
 
-def load(target: Target, connections: int, seconds: int) -> dict:
-    env = {**os.environ, "MCP_PATH": target.path, "MCP_CHECK": target.check, "MCP_SESSION": target.session() or "", "MCP_TOKEN": TOKEN}
+def load(target: Target, connections: int, seconds: int, session: str | None = None) -> dict:
+    """wrk on `session` (a new one from the target when None)."""
+    session = session if session is not None else target.session()
+    env = {**os.environ, "MCP_PATH": target.path, "MCP_CHECK": target.check, "MCP_SESSION": session or "", "MCP_TOKEN": TOKEN}
     threads = 1 if connections == 1 else 2
     out = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s", str(LUA), target.url],
                          env=env, capture_output=True, text=True, timeout=seconds + 60).stdout

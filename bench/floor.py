@@ -60,7 +60,10 @@ def server_times(pid: int) -> tuple[float, float]:
 
 
 def build() -> Path:
-    subprocess.run(["swift", "build", "-c", "release", "--package-path", str(FLOOR_PACKAGE)], check=True, capture_output=True)
+    """Builds bench/nio-floor in release; a failed build ends the run with the compiler's output."""
+    built = subprocess.run(["swift", "build", "-c", "release", "--package-path", str(FLOOR_PACKAGE)], capture_output=True, text=True)
+    if built.returncode != 0:
+        raise SystemExit(f"bench/floor: building {FLOOR_PACKAGE} failed (exit {built.returncode}):\n{built.stdout}{built.stderr}")
     return FLOOR_PACKAGE / ".build" / "release" / "nio-floor"
 
 

@@ -1,6 +1,8 @@
 import NIOCore
 import NIOHTTP1
 
+/// Sends each request's body to the child and answers with the line it writes back: from the
+/// handler (`pipe`), or from a task per request awaiting that line (`task`).
 final class Relay: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
@@ -21,11 +23,7 @@ final class Relay: ChannelInboundHandler {
             guard let executor else { return link.send(request, for: context) }
             let link = self.link, channel = context.channel
             Task(executorPreference: executor) {
-                let line = await link.sendAwaiting(request)
-                let headers: HTTPHeaders = ["Content-Type": "application/json", "Content-Length": String(line.readableBytes)]
-                channel.write(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers)), promise: nil)
-                channel.write(HTTPServerResponsePart.body(.byteBuffer(line)), promise: nil)
-                channel.writeAndFlush(HTTPServerResponsePart.end(nil), promise: nil)
+                Answer.write(await link.sendAwaiting(request), to: channel)
             }
         }
     }

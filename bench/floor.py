@@ -13,7 +13,6 @@ Usage: bench/floor [--rounds 3] [--seconds 6] [--connections 16]"""
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 from pathlib import Path
@@ -36,27 +35,26 @@ class NIOFloor(run.Target):
         return None
 
 
-def cpu_times(group: int) -> tuple[float, float]:
-    """User and system seconds of every process in the target's process group (nginx's worker,
-    the bridge's or the relay's child included)."""
-    user = system = 0.0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
+def group_seconds(group: int) -> float:
+    """CPU seconds of every process in the target's process group (nginx's worker, the bridge's
+    or the relay's child included)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
             continue
-        if int(fields[2]) == group:
-            user += int(fields[11]) / os.sysconf("SC_CLK_TCK")
-            system += int(fields[12]) / os.sysconf("SC_CLK_TCK")
-    return user, system
+        try:
+            if int(run.stat_fields(int(entry.name))[2]) == group:
+                total += run.cpu_seconds(int(entry.name))
+        except OSError:
+            continue  # gone meanwhile
+    return total
 
 
 def server_times(pid: int) -> tuple[float, float]:
     """User and system seconds of the server process alone (for nginx: its one worker)."""
     children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     worker = int(children[0]) if children and Path(f"/proc/{children[0]}/exe").resolve().name == "nginx" else pid
-    fields = Path(f"/proc/{worker}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[11]) / os.sysconf("SC_CLK_TCK"), int(fields[12]) / os.sysconf("SC_CLK_TCK")
+    return run.cpu_times(worker)
 
 
 def build() -> Path:
@@ -84,13 +82,13 @@ def main():
             target.start()
             try:
                 session = target.session()
-                before, group_before = server_times(target.proc.pid), cpu_times(target.proc.pid)
+                before, group_before = server_times(target.proc.pid), group_seconds(target.proc.pid)
                 result = run.load(target, args.connections, args.seconds, session=session)
-                after, group_after = server_times(target.proc.pid), cpu_times(target.proc.pid)
+                after, group_after = server_times(target.proc.pid), group_seconds(target.proc.pid)
                 count = max(result["requests"], 1)
                 result["user_us"] = (after[0] - before[0]) * 1e6 / count
                 result["system_us"] = (after[1] - before[1]) * 1e6 / count
-                result["group_us"] = (sum(group_after) - sum(group_before)) * 1e6 / count
+                result["group_us"] = (group_after - group_before) * 1e6 / count
             finally:
                 target.stop()
             rows[target.name].append(result)

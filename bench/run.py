@@ -269,9 +269,19 @@ def open_sessions(url: str, count: int) -> list[str]:
         return [initialize(url, client) for _ in range(count)]
 
 
+def stat_fields(pid: int) -> list[str]:
+    """`/proc/PID/stat` after the command name: [0] state, [1] ppid, [2] pgrp, [11] utime, [12] stime."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def cpu_times(pid: int) -> tuple[float, float]:
+    """User and system seconds of one process."""
+    fields = stat_fields(pid)
+    return int(fields[11]) / os.sysconf("SC_CLK_TCK"), int(fields[12]) / os.sysconf("SC_CLK_TCK")
+
+
 def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return sum(cpu_times(pid))
 
 
 def evict_page_cache(path: Path) -> None:

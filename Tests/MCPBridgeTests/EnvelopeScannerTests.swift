@@ -42,6 +42,26 @@ import Testing
         #expect(error.id == nil)
     }
 
+    @Test func memberNamesWrittenWithEscapesAreTheSameMembers() throws {
+        // Keys are recognised on their bytes; one with escapes is decoded first.
+        let envelope = try single(#"{"\u006Asonrpc":"2.0","\u0069d":5,"m\u0065thod":"tools/call","p\u0061rams":{"\u005fmeta":{"progress\u0054oken":"t"}}}"#)
+        #expect(envelope.kind == .request)
+        #expect(envelope.id == .number("5"))
+        #expect(envelope.method == "tools/call")
+        #expect(envelope.progressToken == .string("t"))
+        let response = try single(#"{"jsonrpc":"2.0","id":"a","r\u0065sult":{}}"#)
+        #expect(response.kind == .response)
+    }
+
+    @Test func namesThatOnlyResembleMembersAreOtherMembers() throws {
+        // Same length or prefix as a member the scanner acts on, but not it: ignored.
+        let envelope = try single(#"{"jsonrpc":"2.0","iD":1,"id":2,"methods":"x","method":"ping","Params":{"_meta":1},"result2":{},"_Meta":{}}"#)
+        #expect(envelope.kind == .request)
+        #expect(envelope.id == .number("2"))
+        #expect(envelope.method == "ping")
+        #expect(throws: EnvelopeError.self) { try parse(#"{"JSONRPC":"2.0","id":1,"method":"ping"}"#) }
+    }
+
     @Test func escapedStringIdsCompareEqualToTheirPlainForm() throws {
         let escaped = try single(#"{"jsonrpc":"2.0","id":"\u0061b\"c","method":"ping"}"#)
         #expect(escaped.id == .string("ab\"c"))

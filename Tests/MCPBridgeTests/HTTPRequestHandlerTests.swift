@@ -55,6 +55,34 @@ import Testing
         #expect(try declared.read(until: { $0.contains("read ") }).hasSuffix("read 0"))
     }
 
+    @Test func theContextCarriesTheCollectedBodyAndMessageIntakeRefusesOneOverTheLimit() async throws {
+        let server = try await TestHTTPServer.start(bodyLimit: 10) { request, context in
+            switch MessageIntake.collect(request, body: context.body, limit: 10) {
+            case .success(let body): return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "body <\(String(buffer: body))>")))
+            case .failure(let refusal): return refusal.response
+            }
+        }
+        defer { server.stop() }
+        let small = try RawClient(port: server.port)
+        try small.send("POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello")
+        #expect(try small.read(until: { $0.contains("body <") }).hasSuffix("body <hello>"))
+
+        let chunkedWithin = try RawClient(port: server.port)
+        try chunkedWithin.send("POST /x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n7\r\ndefghij\r\n0\r\n\r\n")
+        #expect(try chunkedWithin.read(until: { $0.contains("body <") }).hasSuffix("body <abcdefghij>"))
+
+        for request in [
+            "POST /x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nb\r\n\(String(repeating: "x", count: 11))\r\n0\r\n\r\n",
+            "POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: 5000\r\n\r\n",
+        ] {
+            let large = try RawClient(port: server.port)
+            try large.send(request)
+            let answer = try large.read(until: { $0.contains("}") })
+            #expect(answer.hasPrefix("HTTP/1.1 413"), "\(answer)")
+            #expect(answer.contains("exceeds the limit of 10 bytes"), "\(answer)")
+        }
+    }
+
     @Test func aWatchedStreamIsCancelledWhenTheClientClosesItsSide() async throws {
         let cancelled = Latch()
         let server = try await TestHTTPServer.start { _, context in

@@ -20,10 +20,17 @@ import NIOHTTPTypesHTTP1
 ///   that closes its side is noticed at once (`InboundCloseWatch`).
 final class HTTPRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
-    /// Responses are written to the channel as swift-http-types parts and leave as NIO's.
-    typealias OutboundIn = HTTPResponsePart
+    /// Responses are written from this handler's context (`ResponseOutput`), already as NIO's
+    /// parts; the handler is outbound only to hold reads while pipelined requests wait.
+    typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
     typealias Respond = @Sendable (Request, BridgeRequestContext) async -> Response
+
+    /// A request ready to serve: its head and its whole body (at most `bodyLimit + 1` bytes).
+    private struct Received {
+        var head: HTTPRequest
+        var body: ByteBuffer
+    }
 
     private struct Incoming {
         var head: HTTPRequest
@@ -38,7 +45,7 @@ final class HTTPRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private let watch = InboundCloseWatch()
     private var context: ChannelHandlerContext?
     private var incoming: Incoming?
-    private var waiting = CircularBuffer<Request>()
+    private var waiting = CircularBuffer<Received>()
     private var serving = false
     private var readHeld = false
     private var inputClosed = false
@@ -73,9 +80,9 @@ final class HTTPRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 errorCaught(context: context, error: error)
                 return
             }
-            if let length = head.headerFields[.contentLength].flatMap(Int.init), length > bodyLimit {
+            if let length = head.headerFields.combinedValue(.contentLength).flatMap(Int.init), length > bodyLimit {
                 incoming = Incoming(head: head, body: nil, dispatched: true)
-                enqueue(Request(head: head, body: RequestBody(buffer: ByteBuffer())))
+                enqueue(Received(head: head, body: ByteBuffer()))
             } else {
                 incoming = Incoming(head: head, body: nil, dispatched: false)
             }
@@ -91,7 +98,7 @@ final class HTTPRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
             }
             if let body = current.body, body.readableBytes > bodyLimit {
                 current.dispatched = true
-                enqueue(Request(head: current.head, body: RequestBody(buffer: body.getSlice(at: body.readerIndex, length: bodyLimit + 1) ?? body)))
+                enqueue(Received(head: current.head, body: body.getSlice(at: body.readerIndex, length: bodyLimit + 1) ?? body))
                 current.body = nil
             }
             incoming = current
@@ -99,7 +106,7 @@ final class HTTPRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
             guard let current = incoming else { return }
             incoming = nil
             if !current.dispatched {
-                enqueue(Request(head: current.head, body: RequestBody(buffer: current.body ?? ByteBuffer())))
+                enqueue(Received(head: current.head, body: current.body ?? ByteBuffer()))
             }
         }
     }
@@ -141,14 +148,6 @@ final class HTTPRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     // MARK: Outbound
 
-    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        switch unwrapOutboundIn(data) {
-        case .head(let response): context.write(wrapOutboundOut(.head(HTTPResponseHead(response))), promise: promise)
-        case .body(let buffer): context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: promise)
-        case .end(let trailers): context.write(wrapOutboundOut(.end(trailers.map(HTTPHeaders.init))), promise: promise)
-        }
-    }
-
     func read(context: ChannelHandlerContext) {
         if serving, !waiting.isEmpty {
             readHeld = true
@@ -159,7 +158,7 @@ final class HTTPRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     // MARK: Serving
 
-    private func enqueue(_ request: Request) {
+    private func enqueue(_ request: Received) {
         if serving {
             waiting.append(request)
         } else {
@@ -167,16 +166,17 @@ final class HTTPRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    private func serve(_ request: Request) {
+    private func serve(_ received: Received) {
         guard let context else { return }
         serving = true
-        let channel = context.channel, loop = context.eventLoop
+        let output = ResponseOutput(context: context), loop = context.eventLoop
         let respond = self.respond
-        let requestContext = BridgeRequestContext(logger: logger, inboundClose: watch)
+        let request = Request(head: received.head, body: RequestBody(buffer: received.body))
+        let requestContext = BridgeRequestContext(logger: logger, inboundClose: watch, body: received.body)
         let handler = NIOLoopBound(self, eventLoop: loop)
         let task = Task(executorPreference: EventLoopTaskExecutor.on(loop)) {
             let response = await respond(request, requestContext)
-            await ChannelResponseBodyWriter.write(response, to: channel)
+            await ChannelResponseBodyWriter.write(response, to: output)
             if loop.inEventLoop {
                 handler.value.served()
             } else {

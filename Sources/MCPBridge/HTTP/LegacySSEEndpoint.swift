@@ -26,9 +26,8 @@ struct LegacySSEEndpoint: Sendable {
         return SSEResponder.response(stream: stream, session: session, watch: watch, preamble: endpoint, keepAlive: configuration.keepAliveInterval)
     }
 
-    func postMessage(_ request: Request) async -> Response {
+    func postMessage(_ request: Request, body: ByteBuffer) async -> Response {
         guard request.method == .post else { return Reply.methodNotAllowed(allow: "POST") }
-        var request = request
         guard let sessionID = request.uri.queryParameters["sessionId"].map(String.init), !sessionID.isEmpty else {
             return Reply.jsonRPCError(.badRequest, code: .serverError, message: "Bad Request: sessionId query parameter is required")
         }
@@ -42,7 +41,7 @@ struct LegacySSEEndpoint: Sendable {
             return Reply.jsonRPCError(.badRequest, code: .serverError, message: "Bad Request: Content-Type must be application/json")
         }
         let intake: MessageIntake.Accepted
-        switch await MessageIntake.read(&request, limit: configuration.maximumMessageBytes) {
+        switch MessageIntake.read(request, body: body, limit: configuration.maximumMessageBytes) {
         case .success(let value): intake = value
         case .failure(let refusal): return refusal.response
         }

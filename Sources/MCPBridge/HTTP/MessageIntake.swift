@@ -8,34 +8,38 @@ enum MessageIntake {
         var parsed: ParsedMessage
         /// One compacted stdio line per message, in order.
         var lines: [ByteBuffer]
-        var requests: [Envelope] { parsed.envelopes.filter { $0.kind == .request } }
+        /// Every message's envelope, in order, and those that are requests (made once here:
+        /// `ParsedMessage.envelopes` builds a new array on every call).
+        var envelopes: [Envelope]
+        var requests: [Envelope]
+
+        init(parsed: ParsedMessage, lines: [ByteBuffer]) {
+            self.parsed = parsed
+            self.lines = lines
+            envelopes = parsed.envelopes
+            // All requests (a single call, the common case): the same storage, no copy.
+            requests = envelopes.allSatisfy { $0.kind == .request } ? envelopes : envelopes.filter { $0.kind == .request }
+        }
+
         var isBatch: Bool {
             if case .batch = parsed { return true }
             return false
         }
     }
 
-    /// Collects the body under `limit` (413 beyond it) and validates it (400 with −32700/−32600).
-    static func read(_ request: inout Request, limit: Int) async -> Result<Accepted, Refusal> {
-        await collect(&request, limit: limit).flatMap(accept)
+    /// Takes the body under `limit` (413 beyond it) and validates it (400 with −32700/−32600).
+    static func read(_ request: Request, body: ByteBuffer, limit: Int) -> Result<Accepted, Refusal> {
+        collect(request, body: body, limit: limit).flatMap(accept)
     }
 
-    /// Collects the body under `limit` (413 beyond it).
-    static func collect(_ request: inout Request, limit: Int) async -> Result<ByteBuffer, Refusal> {
+    /// The body, already collected by the connection's handler (`BridgeRequestContext.body`),
+    /// if it is within `limit`; 413 beyond it, whether `Content-Length` says so (the body was
+    /// not read) or the body itself does (the handler keeps one byte past the limit).
+    static func collect(_ request: Request, body: ByteBuffer, limit: Int) -> Result<ByteBuffer, Refusal> {
         if let length = request.headers.combinedValue(.contentLength).flatMap(Int.init), length > limit {
             return .failure(Refusal(tooLarge(limit)))
         }
-        let body: ByteBuffer
-        do {
-            body = try await request.collectBody(upTo: limit)
-        } catch let error as HTTPError where error.status == .contentTooLarge {
-            return .failure(Refusal(tooLarge(limit)))
-        } catch is NIOTooManyBytesError {
-            // A chunked body (no Content-Length) over the limit ends here: a 413 like any other.
-            return .failure(Refusal(tooLarge(limit)))
-        } catch {
-            return .failure(Refusal(Reply.jsonRPCError(.badRequest, code: .parseError, message: "Could not read the request body")))
-        }
+        guard body.readableBytes <= limit else { return .failure(Refusal(tooLarge(limit))) }
         return .success(body)
     }
 
@@ -51,13 +55,14 @@ enum MessageIntake {
                 case .batch(let elements):
                     lines = elements.map { StdioLine.compact(UnsafeRawBufferPointer(rebasing: bytes[$0.range])) }
                 }
-                if let odd = parsed.envelopes.first(where: { $0.kind == .request && $0.id?.isPortable == false }), let id = odd.id {
+                let accepted = Accepted(parsed: parsed, lines: lines)
+                if let odd = accepted.requests.first(where: { $0.id?.isPortable == false }), let id = odd.id {
                     let shown = id.json.count > 40 ? String(id.json.prefix(40)) + "…" : id.json
                     return .failure(Refusal(Reply.jsonRPCError(
                         .badRequest, code: .invalidRequest,
                         message: "Invalid Request: a numeric id must be an integer within ±9007199254740991 without fraction or exponent (got \(shown)); use a string id")))
                 }
-                return .success(Accepted(parsed: parsed, lines: lines))
+                return .success(accepted)
             } catch {
                 return .failure(Refusal(Reply.jsonRPCError(.badRequest, code: error.code, message: error.message)))
             }

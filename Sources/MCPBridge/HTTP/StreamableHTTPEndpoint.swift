@@ -10,13 +10,13 @@ struct StreamableHTTPEndpoint: Sendable {
     let configuration: BridgeConfiguration
     let modern: ModernEndpoint
 
-    func respond(to request: Request, watch: InboundCloseWatch) async -> Response {
+    func respond(to request: Request, body: ByteBuffer, watch: InboundCloseWatch) async -> Response {
         if request.method != .post, ModernEndpoint.claims(request.headers) {
             // 2026-07-28 has no GET stream and no session to DELETE.
             return Reply.methodNotAllowed(allow: "POST")
         }
         switch request.method {
-        case .post: return await post(request, watch: watch)
+        case .post: return await post(request, body: body, watch: watch)
         case .get: return get(request, watch: watch)
         case .delete: return delete(request)
         default: return Reply.methodNotAllowed(allow: "GET, POST, DELETE")
@@ -25,8 +25,7 @@ struct StreamableHTTPEndpoint: Sendable {
 
     // MARK: POST
 
-    private func post(_ request: Request, watch: InboundCloseWatch) async -> Response {
-        var request = request
+    private func post(_ request: Request, body: ByteBuffer, watch: InboundCloseWatch) async -> Response {
         let accepted = AcceptedMediaTypes(header: request.headers.combinedValue(.accept))
         guard accepted.json || accepted.eventStream else {
             return Reply.jsonRPCError(.notAcceptable, code: .serverError, message: "Not Acceptable: Accept must admit application/json or text/event-stream")
@@ -34,10 +33,8 @@ struct StreamableHTTPEndpoint: Sendable {
         guard request.headers.combinedValue(.contentType)?.isJSONMediaType == true else {
             return Reply.jsonRPCError(.unsupportedMediaType, code: .serverError, message: "Unsupported Media Type: Content-Type must be application/json")
         }
-        let body: ByteBuffer
-        switch await MessageIntake.collect(&request, limit: configuration.maximumMessageBytes) {
-        case .success(let value): body = value
-        case .failure(let refusal): return refusal.response
+        if case .failure(let refusal) = MessageIntake.collect(request, body: body, limit: configuration.maximumMessageBytes) {
+            return refusal.response
         }
         if ModernEndpoint.claims(request.headers) {
             return await modern.respond(to: request, body: body, watch: watch)
@@ -58,7 +55,7 @@ struct StreamableHTTPEndpoint: Sendable {
         var responseHeaders: HTTPFields = [:]
         if let sessionID = request.headers.combinedValue(.mcpSessionID) {
             guard let existing = manager.session(id: sessionID), !existing.isEnded else { return Self.sessionNotFound }
-            if intake.parsed.envelopes.contains(where: \.isInitializeRequest) {
+            if intake.envelopes.contains(where: \.isInitializeRequest) {
                 return Reply.jsonRPCError(.badRequest, code: .invalidRequest, message: "Invalid Request: this session is already initialized")
             }
             if intake.isBatch, existing.negotiatedVersion?.allowsBatches != true {

@@ -45,13 +45,13 @@ public enum EnvelopeScanner {
         var text: String?
         do {
             try cursor.members { (cursor, key) throws(ScanError) in
-                guard key == "result", cursor.peek() == UInt8(ascii: "{") else {
+                guard key == .result, cursor.peek() == UInt8(ascii: "{") else {
                     try cursor.value()
                     return
                 }
                 sawResult = true
                 try cursor.members { (cursor, key) throws(ScanError) in
-                    if key == "protocolVersion", cursor.peek() == UInt8(ascii: "\"") {
+                    if key == .protocolVersion, cursor.peek() == UInt8(ascii: "\"") {
                         text = try cursor.stringValue()
                     } else {
                         try cursor.value()
@@ -181,18 +181,18 @@ struct Cursor {
     mutating func messageObject(into fields: inout Fields) throws(ScanError) {
         try members { (cursor, key) throws(ScanError) in
             switch key {
-            case "jsonrpc":
+            case .jsonrpc:
                 fields.jsonrpc = try cursor.stringValue()
-            case "id":
+            case .id:
                 fields.sawID = true
                 fields.id = try cursor.idValue()
-            case "method":
+            case .method:
                 guard cursor.peek() == UInt8(ascii: "\"") else {
                     try cursor.value()
                     throw .notJSONRPC("method must be a string")
                 }
                 fields.method = try cursor.stringValue()
-            case "params":
+            case .params:
                 if cursor.peek() == UInt8(ascii: "{") {
                     try cursor.paramsObject(into: &fields)
                 } else if cursor.peek() == UInt8(ascii: "[") {
@@ -201,10 +201,10 @@ struct Cursor {
                     try cursor.value()
                     throw .notJSONRPC("params must be an object or an array")
                 }
-            case "result":
+            case .result:
                 fields.sawResult = true
                 try cursor.value()
-            case "error":
+            case .error:
                 fields.sawError = true
                 guard cursor.peek() == UInt8(ascii: "{") else {
                     try cursor.value()
@@ -220,17 +220,17 @@ struct Cursor {
     mutating func paramsObject(into fields: inout Fields) throws(ScanError) {
         try members { (cursor, key) throws(ScanError) in
             switch key {
-            case "_meta" where cursor.peek() == UInt8(ascii: "{"):
+            case .meta where cursor.peek() == UInt8(ascii: "{"):
                 try cursor.members { (cursor, key) throws(ScanError) in
-                    if key == "progressToken" {
+                    if key == .progressToken {
                         fields.progressToken = try cursor.idValue()
                     } else {
                         try cursor.value()
                     }
                 }
-            case "progressToken":
+            case .progressToken:
                 fields.progressToken = try cursor.idValue()
-            case "requestId":
+            case .requestId:
                 fields.referencedRequestID = try cursor.idValue()
             default:
                 try cursor.value()
@@ -240,8 +240,8 @@ struct Cursor {
 
     /// Walks an object's members, handing each key to `body` with the cursor on its value.
     /// `body` must consume exactly that value. Without `keys`, keys are validated but handed
-    /// over empty: skipping a value's nested objects needs no `String` per key.
-    mutating func members(keys: Bool = true, _ body: (inout Cursor, String) throws(ScanError) -> Void) throws(ScanError) {
+    /// over as `.other`: skipping a value's nested objects needs no key recognised.
+    mutating func members(keys: Bool = true, _ body: (inout Cursor, MemberKey) throws(ScanError) -> Void) throws(ScanError) {
         try expect(UInt8(ascii: "{"))
         depth += 1
         guard depth <= EnvelopeScanner.maximumDepth else { throw .invalid("nesting deeper than \(EnvelopeScanner.maximumDepth)") }
@@ -255,13 +255,8 @@ struct Cursor {
             skipWhitespace()
             guard let quote = peek() else { throw .truncated }
             guard quote == UInt8(ascii: "\"") else { throw .invalid("expected a member name at byte \(index)") }
-            let key: String
-            if keys {
-                key = try stringValue()
-            } else {
-                _ = try string()
-                key = ""
-            }
+            let (name, escaped) = try string()
+            let key = keys ? MemberKey(raw: UnsafeRawBufferPointer(rebasing: bytes[name]), escaped: escaped) : .other
             try expect(UInt8(ascii: ":"))
             skipWhitespace()
             guard !atEnd else { throw .truncated }

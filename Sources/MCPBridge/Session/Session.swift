@@ -226,10 +226,14 @@ public final class Session: Sendable {
     public func register(requests: [Envelope], on stream: ClientStream) throws(SessionError) {
         try state.withLock { (state) throws(SessionError) in
             guard !state.ended else { throw .ended }
+            // One request per POST is the common case: it needs no set to find duplicates in.
             var seen = Set<JSONRPCID>()
+            var counted = 0
             for request in requests {
                 guard let id = request.id else { continue }
-                if state.pending[id] != nil || !seen.insert(id).inserted { throw .duplicateRequestID(id) }
+                let repeated = requests.count > 1 && !seen.insert(id).inserted
+                if state.pending[id] != nil || repeated { throw .duplicateRequestID(id) }
+                counted += 1
             }
             for request in requests {
                 guard let id = request.id else { continue }
@@ -240,8 +244,8 @@ public final class Session: Sendable {
             }
             state.lastActivity = .now
             switch stream.kind {
-            case .requestSSE: state.requestStreams.append((stream, seen.count))
-            case .requestJSON: state.jsonStreams[stream.id] = seen.count
+            case .requestSSE: state.requestStreams.append((stream, counted))
+            case .requestJSON: state.jsonStreams[stream.id] = counted
             case .standalone, .legacy: return
             }
             state.openStreams += 1

@@ -11,10 +11,18 @@ public struct BridgeMetrics: Sendable {
     private let requestCounters = RequestCounters()
 
     private final class RequestCounters: Sendable {
-        private let counters = Locked<[String: Counter]>([:])
+        /// The three values as they come, not joined into one string: building that key cost
+        /// more than the lookup.
+        private struct Key: Hashable {
+            var path: String
+            var method: String
+            var status: Int
+        }
+
+        private let counters = Locked<[Key: Counter]>([:])
 
         func counter(path: String, method: String, status: Int) -> Counter {
-            let key = "\(path) \(method) \(status)"
+            let key = Key(path: path, method: method, status: status)
             return counters.withLock { counters in
                 if let counter = counters[key] { return counter }
                 let counter = Counter(label: "mcp_bridge_http_requests_total", dimensions: [("path", path), ("method", method), ("status", String(status))])

@@ -8,7 +8,9 @@ with no session, guard, task or check, every reply still checked by id); `nio-fl
 relay with a Swift task per request on the event loop awaiting its line, as the bridge's
 requests do); and mcp-bridge. Prints requests/s, p50, p99, the share of the floor, and the
 server process's user and system CPU per request (with its child: the whole process group).
-Usage: bench/floor [--rounds 3] [--seconds 6] [--connections 16]"""
+With --baseline, another mcp-bridge binary (an earlier build) runs in the same rounds, for a
+before/after comparison under the same load and noise.
+Usage: bench/floor [--rounds 3] [--seconds 6] [--connections 16] [--baseline BINARY]"""
 
 from __future__ import annotations
 
@@ -33,6 +35,18 @@ class NIOFloor(run.Target):
 
     def session(self):
         return None
+
+
+class BaselineBridge(run.Bridge):
+    """mcp-bridge from another binary, with the same arguments."""
+
+    def __init__(self, binary: Path):
+        super().__init__()
+        self.binary = binary
+        self.name = "mcp-bridge baseline"
+
+    def argv(self):
+        return [str(self.binary), *super().argv()[1:]]
 
 
 def group_seconds(group: int) -> float:
@@ -70,12 +84,17 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=6)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--baseline", type=Path, help="another mcp-bridge binary to run in the same rounds")
     args = parser.parse_args()
+    if args.baseline and not args.baseline.is_file():
+        parser.error(f"--baseline {args.baseline}: no such file")
     if not run.ECHO.exists():
         run.ECHO.parent.mkdir(parents=True, exist_ok=True)
         subprocess.run(["gcc", "-O2", "-o", str(run.ECHO), str(run.ROOT / "bench" / "echo_server.c")], check=True)
     binary = build()
     targets = [run.NginxFloor(), NIOFloor("fixed", binary), NIOFloor("pipe", binary), NIOFloor("task", binary), run.Bridge()]
+    if args.baseline:
+        targets.append(BaselineBridge(args.baseline))
     rows = {target.name: [] for target in targets}
     for round_number in range(1, args.rounds + 1):
         for target in targets:

@@ -5,8 +5,8 @@ import Musl
 #endif
 
 /// A JSON member name the envelope scanner acts on, recognised on its bytes. Decoding every
-/// key into a `String` to compare it cost ~300 instructions a key, a dozen keys per proxied call
-/// (callgrind, bench/NOTES.md). A key written with escapes is decoded first, so `"\u0069d"` is
+/// key into a `String` to compare it cost ~150 instructions a key more, a dozen keys per proxied
+/// call (callgrind, bench/NOTES.md). A key written with escapes is decoded first, so `"\u0069d"` is
 /// still `id`, as JSON has it.
 enum MemberKey: Equatable {
     case jsonrpc, id, method, params, result, error, meta, progressToken, requestId, protocolVersion

@@ -76,53 +76,60 @@ import Testing
 }
 
 @Suite struct BoundedQueueTests {
+    /// A message that weighs as many bytes as `text` has.
+    private func message(_ text: String) -> ClientStream.Event {
+        .message(ByteBuffer(string: text))
+    }
+
     @Test func producerWaitsWhileOverBudgetAndResumesWhenDrained() async throws {
-        let queue = BoundedQueue<Int>(byteLimit: 10, weigh: { $0 })
-        #expect(await queue.push(6))
+        let queue = BoundedQueue(byteLimit: 10)
+        #expect(await queue.push(message("aaaaaa")))
         let returned = Latch()
+        let second = message("bbbbbb")
         let blocked = Task {
-            let accepted = await queue.push(6)  // 12 > 10: admitted, then waits
+            let accepted = await queue.push(second)  // 12 > 10: admitted, then waits
             returned.open()
             return accepted
         }
         // Without backpressure the push would return at once; with it, it cannot before a drain.
         #expect(await returned.wait(timeout: .milliseconds(100)) == false, "the producer did not wait")
-        #expect(await queue.next() == 6)
-        #expect(await queue.next() == 6)
+        #expect(await queue.next() == message("aaaaaa"))
+        #expect(await queue.next() == message("bbbbbb"))
         #expect(await blocked.value)
         #expect(returned.isOpen)
     }
 
     @Test func closingReleasesWaitingProducersAndTheConsumer() async {
-        let queue = BoundedQueue<Int>(byteLimit: 1, weigh: { $0 })
-        async let blocked = queue.push(5)
+        let queue = BoundedQueue(byteLimit: 1)
+        let large = message("12345")
+        async let blocked = queue.push(large)
         try? await Task.sleep(for: .milliseconds(20))
         queue.close()
         #expect(await blocked == false)
         #expect(await queue.next() == nil)
-        #expect(await queue.push(1) == false)
+        #expect(await queue.push(message("1")) == false)
     }
 
     @Test func finishDrainsBeforeEnding() async {
-        let queue = BoundedQueue<Int>(byteLimit: 100, weigh: { _ in 1 })
-        queue.enqueue(1)
-        queue.enqueue(2)
+        let queue = BoundedQueue(byteLimit: 100)
+        queue.enqueue(message("1"))
+        queue.enqueue(message("2"))
         queue.finish()
-        #expect(queue.enqueue(3) == false)
-        #expect(await queue.next() == 1)
-        #expect(await queue.next() == 2)
+        #expect(queue.enqueue(message("3")) == false)
+        #expect(await queue.next() == message("1"))
+        #expect(await queue.next() == message("2"))
         #expect(await queue.next() == nil)
     }
 
     @Test func admissionSaysWhenTheQueueGoesOverItsBudget() async {
-        let queue = BoundedQueue<Int>(byteLimit: 2, weigh: { _ in 1 })
-        #expect(queue.admit(1) == .admitted)
-        #expect(queue.admit(2) == .admitted)
-        #expect(queue.admit(3) == .admittedOverBudget)
-        #expect(await queue.next() == 1)
-        #expect(queue.admit(4) == .admittedOverBudget)
+        let queue = BoundedQueue(byteLimit: 2)
+        #expect(queue.admit(message("1")) == .admitted)
+        #expect(queue.admit(message("2")) == .admitted)
+        #expect(queue.admit(message("3")) == .admittedOverBudget)
+        #expect(await queue.next() == message("1"))
+        #expect(queue.admit(message("4")) == .admittedOverBudget)
         queue.finish()
-        #expect(queue.admit(5) == .rejected)
+        #expect(queue.admit(message("5")) == .rejected)
     }
 
     @Test func deadlinesFireOnceUnlessCancelled() async throws {
@@ -137,16 +144,17 @@ import Testing
     }
 
     @Test func timedNextLeavesTheQueueUsable() async {
-        let queue = BoundedQueue<Int>(byteLimit: 100, weigh: { _ in 1 })
+        let queue = BoundedQueue(byteLimit: 100)
         guard case .timedOut = await queue.next(timeout: .milliseconds(20)) else {
             Issue.record("expected a timeout")
             return
         }
-        queue.enqueue(4)
-        guard case .element(4) = await queue.next(timeout: .seconds(5)) else {
+        queue.enqueue(message("4"))
+        guard case .element(let element) = await queue.next(timeout: .seconds(5)) else {
             Issue.record("expected the element")
             return
         }
+        #expect(element == message("4"))
     }
 }
 

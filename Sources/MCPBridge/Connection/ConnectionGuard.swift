@@ -93,7 +93,7 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         switch unwrapInboundIn(data) {
         case .head(let head):
             guard !draining else { return }
-            let hosts = head.headers["host"].count
+            let hosts = Self.hostCount(head.headers)
             if hosts > 1 || (hosts == 0 && head.version != .http1_0) {
                 // RFC 9112 §3.2: which Host would the checks downstream trust?
                 refuseInTurn(.badRequest, message: "Bad Request: a request needs exactly one Host header", version: head.version, context: context)
@@ -166,7 +166,9 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
             responseStarted = true
             let request = unanswered.first
             if request?.close == true { closeAfterResponse = true }
-            if head.headers[canonicalForm: "connection"].contains(where: { $0.lowercased() == "close" }) {
+            // Only the bridge's own refusals carry `Connection`: most heads skip the split.
+            if head.headers.contains(name: "connection"),
+               head.headers[canonicalForm: "connection"].contains(where: { $0.lowercased() == "close" }) {
                 closeAfterResponse = true
             } else if closeAfterResponse, (request?.version ?? requestVersion) == .http1_1 {
                 // Say so, since the connection will not carry another request.
@@ -214,6 +216,14 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         context.write(data, promise: promise)
+    }
+
+    /// How many `Host` fields `headers` has, without the array of their values that the
+    /// subscript builds (~750 instructions a request, against ~150).
+    static func hostCount(_ headers: HTTPHeaders) -> Int {
+        var count = 0
+        for (name, _) in headers where HTTP1Conversion.isHost(name) { count += 1 }
+        return count
     }
 
     // MARK: Deadlines

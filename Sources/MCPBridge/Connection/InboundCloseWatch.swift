@@ -31,7 +31,9 @@ final class InboundCloseWatch: Sendable {
 
     /// Runs `body`, cancelling the request's task if the client closes its side meanwhile;
     /// throws `CancellationError` at once if it already has.
-    func cancellingOnClose<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+    /// `@concurrent`, with its body, as the Hummingbird response bodies that call it are.
+    @concurrent
+    func cancellingOnClose<T: Sendable>(_ body: @concurrent () async throws -> T) async throws -> T {
         let closed = state.withLock { state -> Bool in
             state.watching = true
             return state.closed

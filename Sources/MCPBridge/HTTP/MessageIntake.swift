@@ -115,6 +115,8 @@ enum SSEResponder {
         })
     }
 
+    // `@concurrent`, as Hummingbird's writer is: the writer passed in belongs to the body's task.
+    @concurrent
     private static func pump(_ stream: ClientStream, into writer: inout any ResponseBodyWriter, preamble: ByteBuffer?,
                              keepAlive: Duration) async throws {
         if let preamble { try await writer.write(preamble) }

@@ -24,7 +24,7 @@ public final class ClientStream: Sendable {
 
     public let id: Int
     public let kind: Kind
-    public let queue: BoundedQueue<Event>
+    public let queue: BoundedQueue
     private let detached = Atomic<Bool>(false)
 
     /// True exactly once: the first caller detaches the stream from its session.
@@ -35,9 +35,6 @@ public final class ClientStream: Sendable {
     public init(kind: Kind, bufferBytes: Int) {
         self.id = Self.counter.wrappingAdd(1, ordering: .relaxed).newValue
         self.kind = kind
-        self.queue = BoundedQueue(byteLimit: bufferBytes) { event in
-            guard case .message(let buffer, _) = event else { return 0 }
-            return buffer.readableBytes
-        }
+        self.queue = BoundedQueue(byteLimit: bufferBytes)
     }
 }

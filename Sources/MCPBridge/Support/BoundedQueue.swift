@@ -1,13 +1,19 @@
 import NIOConcurrencyHelpers
 import NIOCore
 
-/// A single-consumer async queue bounded by a byte budget.
+/// A single-consumer async queue of a stream's messages, bounded by a byte budget.
 ///
 /// `push` always admits the element (so ordering never depends on timing) and then suspends
 /// the producer until the consumer has drained the queue back under its budget: a slow
 /// reader slows its producer instead of growing memory. `finish` lets the consumer drain;
 /// `close` (or cancelling the consumer) drops what is queued and releases every producer.
-public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
+///
+/// Not generic, although nothing in it depends on what it carries: a generic class's state is
+/// copied and destroyed through runtime type lookups (its `deinit`, the outcomes its lock
+/// returns), ~2,700 instructions for each request's stream (bench/NOTES.md).
+public final class BoundedQueue: @unchecked Sendable {
+    public typealias Element = ClientStream.Event
+
     private struct State {
         // Most queues carry one answer, usually handed straight to a waiting consumer; the
         // buffer grows by doubling for the streams that carry more.
@@ -70,11 +76,16 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
     // Only touched inside `lock` (`withState`).
     private var state = State()
     private let byteLimit: Int
-    private let weigh: @Sendable (Element) -> Int
 
-    public init(byteLimit: Int, weigh: @escaping @Sendable (Element) -> Int) {
+    public init(byteLimit: Int) {
         self.byteLimit = byteLimit
-        self.weigh = weigh
+    }
+
+    /// What an element counts against the budget: its bytes.
+    private static func weigh(_ element: Element) -> Int {
+        switch element {
+        case .message(let buffer, _): buffer.readableBytes
+        }
     }
 
     private func withState<Result>(_ body: (inout State) -> Result) -> Result {
@@ -134,7 +145,7 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
                 return .handedTo(consumer)
             }
             state.buffer.append(element)
-            state.bufferedBytes += weigh(element)
+            state.bufferedBytes += Self.weigh(element)
             return .queued(overBudget: state.bufferedBytes > byteLimit)
         }
         switch outcome {
@@ -161,7 +172,7 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
                 var released: [CheckedContinuation<Bool, Never>] = []
                 let ready: Dequeued? = withState { state in
                     if let element = state.buffer.popFirst() {
-                        state.bufferedBytes -= weigh(element)
+                        state.bufferedBytes -= Self.weigh(element)
                         released = state.releaseProducers(ifBelow: byteLimit)
                         return .element(element)
                     }

@@ -374,12 +374,14 @@ def cold_start(runs: int = 10) -> float:
     return sorted(samples)[len(samples) // 2]
 
 
-def instructions_per_request(requests: int = 2000, warmup: int = 300, health: bool = False) -> dict:
+def instructions_per_request(requests: int = 2000, warmup: int = 300, health: bool = False, vary: bool = False) -> dict:
     """Instructions the bridge executes per `tools/call` (callgrind: a count, not a time, so it is
     the same on a busy or a quiet machine): one session, `warmup` calls, counters zeroed, then
     `requests` calls one after another, then a dump. valgrind 3.19 cannot read the release
     binary's DWARF 5, so a copy without debug sections runs (the same code). With `health`, the
-    requests are `GET /healthz` instead: the HTTP server's own cost, no session and no child."""
+    requests are `GET /healthz` instead: the HTTP server's own cost, no session and no child.
+    With `vary`, each call's body has another length than the one before, so no request head is
+    the same as the last (the connection's head cache reuses fields, not the whole head)."""
     work = Path(tempfile.mkdtemp(prefix="bench-callgrind-"))
     binary = work / "mcp-bridge"
     subprocess.run(["objcopy", "--strip-debug", str(BRIDGE), str(binary)], check=True)
@@ -400,9 +402,10 @@ def instructions_per_request(requests: int = 2000, warmup: int = 300, health: bo
                         reply = client.get(url.replace("/mcp", "/healthz"))
                         assert reply.status_code == 200, reply.text
                         continue
+                    text = f"v{index}" + "x" * (index % 5 if vary else 0)
                     reply = client.post(url, headers=headers, json={"jsonrpc": "2.0", "id": index, "method": "tools/call",
-                                                                    "params": {"name": "echo", "arguments": {"text": f"v{index}"}}})
-                    assert f'"v{index}"' in reply.text, reply.text
+                                                                    "params": {"name": "echo", "arguments": {"text": text}}})
+                    assert f'"{text}"' in reply.text, reply.text
 
             calls(warmup, 1)
             subprocess.run(["callgrind_control", "--zero", str(proc.pid)], check=True, capture_output=True)

@@ -45,6 +45,7 @@ final class HTTPRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private let watch = InboundCloseWatch()
     private var context: ChannelHandlerContext?
     private var incoming: Incoming?
+    private var heads = HTTP1HeadCache()
     private var waiting = CircularBuffer<Received>()
     private var serving = false
     private var readHeld = false
@@ -75,7 +76,7 @@ final class HTTPRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .head(let decoded):
             let head: HTTPRequest
             do {
-                head = try HTTP1Conversion.request(decoded)
+                head = try heads.request(decoded)
             } catch {
                 errorCaught(context: context, error: error)
                 return

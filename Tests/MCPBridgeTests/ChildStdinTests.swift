@@ -58,6 +58,25 @@ import Testing
         stdin.close()
     }
 
+    /// Messages up to `joinedLimit` are copied with their newline, longer ones written as they
+    /// are and then the newline: either way each arrives whole, once, in order.
+    @Test func messagesOnBothSidesOfTheJoinedLimitArriveWholeInOrder() async throws {
+        let pipe = try await Pipe()
+        defer { close(pipe.readFD) }
+        let stdin = ChildStdin(byteLimit: 1 << 20)
+        stdin.attach(pipe.channel)
+        let sizes = [0, 1, ChildStdin.joinedLimit, ChildStdin.joinedLimit + 1, 3]
+        var expected: [UInt8] = []
+        for (index, size) in sizes.enumerated() {
+            let message = [UInt8](repeating: UInt8(ascii: "a") + UInt8(index), count: size)
+            #expect(await stdin.send(ByteBuffer(bytes: message)))
+            expected += message + [UInt8(ascii: "\n")]
+        }
+        let (bytes, _) = try await pipe.read(upTo: expected.count)
+        #expect(bytes == expected)
+        stdin.close()
+    }
+
     @Test func aSenderWaitsWhileThePipeIsBehindAndResumesWhenTheChildReads() async throws {
         let pipe = try await Pipe(capacity: 4096)
         defer { close(pipe.readFD) }

@@ -122,14 +122,28 @@ final class ChildStdin: Sendable {
         for sender in senders { sender.resume(returning: false) }
     }
 
-    /// Enqueues the writes on the channel's loop without copying a message to append its
-    /// newline. Messages that reach the loop in one turn go out in one flush (one `writev`).
+    /// A message up to this size is copied into one buffer with its newline: a second write through
+    /// the pipe's pipeline cost ~2,300 instructions, a copy of a few KiB far less. A larger one
+    /// is written as it is, then the newline.
+    static let joinedLimit = 16 << 10
+
+    /// Enqueues the writes on the channel's loop. Messages that reach the loop in one turn go out
+    /// in one flush (one `writev`).
     private func write(_ messages: [ByteBuffer], to channel: any Channel) {
         channel.eventLoop.execute {
             for message in messages {
                 let bytes = message.readableBytes + 1
-                channel.write(message, promise: nil)
-                channel.write(Self.newline).whenComplete { result in
+                let last: ByteBuffer
+                if message.readableBytes <= Self.joinedLimit {
+                    var line = channel.allocator.buffer(capacity: bytes)
+                    line.writeImmutableBuffer(message)
+                    line.writeInteger(UInt8(ascii: "\n"))
+                    last = line
+                } else {
+                    channel.write(message, promise: nil)
+                    last = Self.newline
+                }
+                channel.write(last).whenComplete { result in
                     if case .failure = result {
                         self.close()
                     } else {

@@ -64,6 +64,24 @@ import Testing
         let line = pretty.withUnsafeBytes { StdioLine.compact($0) }
         #expect(String(buffer: line) == "{  \"jsonrpc\": \"2.0\",  \"method\": \"x\"}")
     }
+
+    /// A message without line breaks is the buffer's own bytes at its offset (the buffer read
+    /// part-way, as a body slice is); one with breaks is compacted. Batches go through the same.
+    @Test func stdioLinesAreTheBodysBytesUnlessTheyHoldLineBreaks() throws {
+        var buffer = ByteBuffer(string: #"xx[{"a":1}, {"b":\#n2}]"#)
+        buffer.moveReaderIndex(forwardBy: 2)
+        let lines = buffer.withUnsafeReadableBytes { bytes in
+            [StdioLine.line(UnsafeRawBufferPointer(rebasing: bytes[1..<8]), of: buffer, at: 1),
+             StdioLine.line(UnsafeRawBufferPointer(rebasing: bytes[10..<18]), of: buffer, at: 10)]
+        }
+        #expect(lines.map { String(buffer: $0) } == [#"{"a":1}"#, #"{"b":2}"#])
+        let batch = ByteBuffer(string: #"[{"jsonrpc":"2.0","method":"a"},{"jsonrpc":"2.0","method":"b",\#r\#n"params":{}}]"#)
+        guard case .success(let accepted) = MessageIntake.accept(batch) else {
+            Issue.record("the batch was refused")
+            return
+        }
+        #expect(accepted.lines.map { String(buffer: $0) } == [#"{"jsonrpc":"2.0","method":"a"}"#, #"{"jsonrpc":"2.0","method":"b","params":{}}"#])
+    }
 }
 
 @Suite struct InitSupervisorTests {

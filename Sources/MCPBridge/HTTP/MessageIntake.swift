@@ -51,9 +51,9 @@ enum MessageIntake {
                 let lines: [ByteBuffer]
                 switch parsed {
                 case .single:
-                    lines = [StdioLine.compact(bytes)]
+                    lines = [StdioLine.line(bytes, of: body, at: 0)]
                 case .batch(let elements):
-                    lines = elements.map { StdioLine.compact(UnsafeRawBufferPointer(rebasing: bytes[$0.range])) }
+                    lines = elements.map { StdioLine.line(UnsafeRawBufferPointer(rebasing: bytes[$0.range]), of: body, at: $0.range.lowerBound) }
                 }
                 let accepted = Accepted(parsed: parsed, lines: lines)
                 if let odd = accepted.requests.first(where: { $0.id?.isPortable == false }), let id = odd.id {

@@ -54,19 +54,3 @@ public enum SSEEncoding {
         ByteBuffer(string: "event: \(name)\ndata: \(data)\n\n")
     }
 }
-
-/// A client message made safe for a stdio line: JSON allows CR and LF only as whitespace
-/// between tokens, so removing them never changes the message.
-enum StdioLine {
-    static func compact(_ bytes: UnsafeRawBufferPointer) -> ByteBuffer {
-        var out = ByteBuffer()
-        out.reserveCapacity(bytes.count)
-        var start = 0
-        for index in 0..<bytes.count where bytes[index] == 0x0A || bytes[index] == 0x0D {
-            out.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[start..<index]))
-            start = index + 1
-        }
-        out.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[start..<bytes.count]))
-        return out
-    }
-}

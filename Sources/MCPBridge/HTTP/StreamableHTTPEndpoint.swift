@@ -36,16 +36,19 @@ struct StreamableHTTPEndpoint: Sendable {
         if case .failure(let refusal) = MessageIntake.collect(request, body: body, limit: configuration.maximumMessageBytes) {
             return refusal.response
         }
-        if ModernEndpoint.claims(request.headers) {
+        // Each read once: every lookup walks the fields.
+        let version = request.headers.combinedValue(.mcpProtocolVersion)
+        let sessionID = request.headers.combinedValue(.mcpSessionID)
+        if ModernEndpoint.claims(version: version, sessionID: sessionID) {
             return await modern.respond(to: request, body: body, watch: watch)
         }
-        if let refusal = checkProtocolVersionHeader(request) { return refusal }
+        if let refusal = checkProtocolVersionHeader(version) { return refusal }
         let intake: MessageIntake.Accepted
         switch MessageIntake.accept(body) {
         case .success(let value): intake = value
         case .failure(let refusal): return refusal.response
         }
-        if request.headers.combinedValue(.mcpSessionID) == nil, case .single(let envelope) = intake.parsed, envelope.kind == .request,
+        if sessionID == nil, case .single(let envelope) = intake.parsed, envelope.kind == .request,
            !envelope.isInitializeRequest, ModernEndpoint.claims(body: body) {
             // Modern `_meta` without the version header: validation answers −32020.
             return await modern.respond(to: request, body: body, watch: watch)
@@ -53,7 +56,7 @@ struct StreamableHTTPEndpoint: Sendable {
 
         let session: Session
         var responseHeaders: HTTPFields = [:]
-        if let sessionID = request.headers.combinedValue(.mcpSessionID) {
+        if let sessionID {
             guard let existing = manager.session(id: sessionID), !existing.isEnded else { return Self.sessionNotFound }
             if intake.envelopes.contains(where: \.isInitializeRequest) {
                 return Reply.jsonRPCError(.badRequest, code: .invalidRequest, message: "Invalid Request: this session is already initialized")
@@ -176,7 +179,11 @@ struct StreamableHTTPEndpoint: Sendable {
     /// SH-26: a version header naming a revision this bridge does not speak gets 400 (POSTs
     /// with such a header are the modern endpoint's, which answers −32022 with the list).
     private func checkProtocolVersionHeader(_ request: Request) -> Response? {
-        guard let version = request.headers.combinedValue(.mcpProtocolVersion), ProtocolVersion(rawValue: version) == nil else { return nil }
+        checkProtocolVersionHeader(request.headers.combinedValue(.mcpProtocolVersion))
+    }
+
+    private func checkProtocolVersionHeader(_ version: String?) -> Response? {
+        guard let version, ProtocolVersion(rawValue: version) == nil else { return nil }
         let supported = ProtocolVersion.allCases.map(\.rawValue).joined(separator: ", ")
         return Reply.jsonRPCError(.badRequest, code: .serverError, message: "Bad Request: Unsupported protocol version: \(version) (supported: \(supported))")
     }

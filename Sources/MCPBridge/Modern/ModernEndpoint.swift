@@ -13,8 +13,13 @@ struct ModernEndpoint: Sendable {
     /// With a session id, only 2026-07-28 itself counts: an unknown version there is a session
     /// client's mistake, answered by the session path (400, with its supported versions).
     static func claims(_ headers: HTTPFields) -> Bool {
-        guard let version = headers.combinedValue(.mcpProtocolVersion), !ModernProtocol.isLegacy(version: version) else { return false }
-        return headers.combinedValue(.mcpSessionID) == nil || version == ModernProtocol.version
+        claims(version: headers.combinedValue(.mcpProtocolVersion), sessionID: headers.combinedValue(.mcpSessionID))
+    }
+
+    /// `claims` on the two headers' values, for a caller that has read them already.
+    static func claims(version: String?, sessionID: String?) -> Bool {
+        guard let version, !ModernProtocol.isLegacy(version: version) else { return false }
+        return sessionID == nil || version == ModernProtocol.version
     }
 
     static func claims(body: ByteBuffer) -> Bool {

@@ -502,8 +502,10 @@ def main():
         proxy_sps.stop()
     print(f"sessions/s (httpx client): bridge {sps:.0f} (failures {sps_failures}), mcp-proxy {peer_sps:.0f} (failures {peer_sps_failures})", flush=True)
     counted = [instructions_per_request() for _ in range(2)]
+    counted_vary = instructions_per_request(vary=True)
     counted_health = instructions_per_request(health=True)
     print(f"callgrind: {[round(c['per_request']) for c in counted]} instructions per request, "
+          f"{counted_vary['per_request']:.0f} with a new body length each call, "
           f"{counted_health['per_request']:.0f} per GET /healthz", flush=True)
 
     bridge_memory = memory(Bridge)
@@ -593,6 +595,7 @@ def report(path, args, results, churns, counted, counted_health, sps, sps_failur
         f"| sessions per second with the Python client of earlier reports (httpx, 300 sessions, 8 at a time) | {sps:.0f} | {peer_sps:.0f} |",
         f"| instructions per `tools/call` (callgrind, {counted[0]['requests']} calls, two runs) | "
         + " / ".join(f"{c['per_request']:,.0f}" for c in counted) + " | — |",
+        f"| the same, each call's body a different length from the last (no request head repeats whole) | {counted_vary['per_request']:,.0f} | — |",
         f"| instructions per `GET /healthz` (callgrind: the HTTP server alone, no body, no session, no child) | {counted_health['per_request']:,.0f} | — |",
         f"| RSS idle | {bridge_memory['idle'] / 1024:.1f} MiB | {proxy_memory['idle'] / 1024:.1f} MiB |",
         f"| RSS with 100 open sessions | {bridge_memory[100] / 1024:.1f} MiB | {proxy_memory[100] / 1024:.1f} MiB |",

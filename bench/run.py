@@ -523,11 +523,11 @@ def main():
     docs = ROOT / "docs"
     docs.mkdir(exist_ok=True)
     chart(results, docs / "benchmarks.png")
-    report(docs / "benchmarks.md", args, results, churns, counted, counted_health, sps, sps_failures, peer_sps, peer_sps_failures,
+    report(docs / "benchmarks.md", args, results, churns, counted, counted_vary, counted_health, sps, sps_failures, peer_sps, peer_sps_failures,
            bridge_memory, proxy_memory, burst, start_ms, size, stripped_size)
 
 
-def report(path, args, results, churns, counted, counted_health, sps, sps_failures, peer_sps, peer_sps_failures, bridge_memory, proxy_memory, burst,
+def report(path, args, results, churns, counted, counted_vary, counted_health, sps, sps_failures, peer_sps, peer_sps_failures, bridge_memory, proxy_memory, burst,
            start_ms, size, stripped_size):
     bridge, proxy, floor = (results[name] for name in ("mcp-bridge", "mcp-proxy 0.13.0", "nginx floor"))
     front, tls_floor = results["nginx front + mcp-bridge"][16], results["nginx floor (TLS)"][16]

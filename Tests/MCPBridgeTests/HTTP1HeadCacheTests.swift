@@ -77,6 +77,29 @@ import Testing
         }
     }
 
+    /// Swift's `==` holds a precomposed "é" equal to "e" and a combining accent: the kept field
+    /// must not stand in for bytes that differ.
+    @Test func valuesAreComparedByteForByteNotByCanonicalEquivalence() throws {
+        let precomposed = "caf\u{E9}", combining = "cafe\u{301}"
+        #expect(precomposed == combining)
+        for (first, second) in [(precomposed, combining), (combining, precomposed)] {
+            var cache = HTTP1HeadCache()
+            _ = try cache.request(head(extra: [("X-Note", first)]))
+            let request = try cache.request(head(extra: [("X-Note", second)]))
+            #expect(request.headerFields[HTTPField.Name("X-Note")!].map { Array($0.utf8) } == Array(second.utf8))
+            _ = try cache.request(HTTPRequestHead(version: .http1_1, method: .POST, uri: "/", headers: ["Host": first, "Accept": "x"]))
+            let host = try cache.request(HTTPRequestHead(version: .http1_1, method: .POST, uri: "/", headers: ["Host": second, "Accept": "x"]))
+            #expect(host.authority.map { Array($0.utf8) } == Array(second.utf8))
+            let target = try cache.request(HTTPRequestHead(version: .http1_1, method: .POST, uri: "/\(first)", headers: ["Host": "h"]))
+            #expect(Array((target.path ?? "").utf8) == Array("/\(first)".utf8))
+            let next = try cache.request(HTTPRequestHead(version: .http1_1, method: .POST, uri: "/\(second)", headers: ["Host": "h"]))
+            #expect(Array((next.path ?? "").utf8) == Array("/\(second)".utf8))
+        }
+        #expect(!HTTP1HeadCache.sameBytes(precomposed, combining))
+        #expect(HTTP1HeadCache.sameBytes("", ""))
+        #expect(HTTP1HeadCache.sameBytes("application/json", "application/json"))
+    }
+
     @Test func aLargeHeadIsNotKept() throws {
         var cache = HTTP1HeadCache()
         let large = head(extra: [("X-Large", String(repeating: "v", count: HTTP1HeadCache.maxBytes))])

@@ -66,6 +66,8 @@ let package = Package(
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
+            // Async functions run on their caller's executor: a request's task on its event loop
+            // no longer hops (and asks for its preferred executor) at every call (bench/NOTES.md).
             swiftSettings: strictSettings + [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]
         ),
         // `mcp-bridge connect`: a remote server as local stdio (HTTP client, TLS, both transports).

@@ -10,7 +10,7 @@ import NIOCore
 ///
 /// Not generic, although nothing in it depends on what it carries: a generic class's state is
 /// copied and destroyed through runtime type lookups (its `deinit`, the outcomes its lock
-/// returns), ~2,700 instructions for each request's stream (bench/NOTES.md).
+/// returns), ~2,300 instructions for each request's stream (bench/NOTES.md).
 public final class BoundedQueue: @unchecked Sendable {
     public typealias Element = ClientStream.Event
 

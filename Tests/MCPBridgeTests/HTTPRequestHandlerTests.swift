@@ -209,6 +209,49 @@ import Testing
         #expect(ContinuousClock.now - started < .seconds(3))
     }
 
+    /// An HTTP/1.0 client cannot read chunks (RFC 9112 §7.1): a stream to it is delimited by the
+    /// connection's close. NIO's encoder chunked it, keyed on the response head's version (1.1).
+    @Test func aStreamToAnHTTP10ClientIsNotChunkedAndEndsWithTheConnection() async throws {
+        let server = try await TestHTTPServer.start { _, _ in
+            Response(status: .ok, body: ResponseBody { writer in
+                try await writer.write(ByteBuffer(string: "first,"))
+                try await writer.write(ByteBuffer(string: "second"))
+                try await writer.finish(nil)
+            })
+        }
+        defer { server.stop() }
+        for keepAlive in ["", "Connection: keep-alive\r\n"] {
+            let client = try RawClient(port: server.port)
+            try client.send("GET /stream HTTP/1.0\r\nHost: t\r\n\(keepAlive)\r\n")
+            let text = try client.read(until: { _ in false }, untilClosed: true)
+            #expect(text.hasSuffix("\r\n\r\nfirst,second"), "\(text.debugDescription)")
+            #expect(!text.lowercased().contains("transfer-encoding"))
+        }
+        // HTTP/1.1 still gets chunks, and the connection stays open after the last one.
+        let client = try RawClient(port: server.port)
+        try client.send("GET /stream HTTP/1.1\r\nHost: t\r\n\r\n")
+        let text = try client.read(until: { $0.hasSuffix("0\r\n\r\n") })
+        #expect(text.contains("Transfer-Encoding: chunked\r\n"))
+        #expect(text.hasSuffix("\r\n\r\n6\r\nfirst,\r\n6\r\nsecond\r\n0\r\n\r\n"))
+        try client.send("GET /again HTTP/1.1\r\nHost: t\r\n\r\n")
+        #expect(try client.read(until: { $0.hasSuffix("0\r\n\r\n") }).hasPrefix("HTTP/1.1 200 OK"))
+    }
+
+    /// The answer to `HEAD` keeps the fields a `GET` would get, and has no body.
+    @Test func anAnswerToHEADHasItsLengthButNoBody() async throws {
+        let server = try await TestHTTPServer.start { _, _ in
+            Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "twelve bytes")))
+        }
+        defer { server.stop() }
+        let client = try RawClient(port: server.port)
+        try client.send("HEAD /x HTTP/1.1\r\nHost: t\r\n\r\nGET /x HTTP/1.1\r\nHost: t\r\n\r\n")
+        let text = try client.read(until: { $0.hasSuffix("twelve bytes") })
+        let answers = text.split(separator: "HTTP/1.1 200 OK")
+        #expect(answers.count == 2)
+        #expect(answers[0].contains("Content-Length: 12\r\n") && answers[0].hasSuffix("\r\n\r\n"))
+        #expect(answers[1].hasSuffix("\r\n\r\ntwelve bytes"))
+    }
+
     @Test func theDateHeaderIsAnIMFFixdate() {
         #expect(HTTPDate.format(0) == "Thu, 01 Jan 1970 00:00:00 GMT")
         #expect(HTTPDate.format(1_796_135_021) == "Tue, 01 Dec 2026 14:23:41 GMT")

@@ -3,10 +3,11 @@ import Logging
 import NIOCore
 import NIOHTTP1
 
-/// One accepted connection's pipeline: NIO's HTTP/1 codec (decoder limits 80 KiB of headers,
-/// 1,000 fields; `HTTPRequestHandler` answers a malformed request 400), the
-/// `ConnectionGuard` right after the decoder (where the request's version and `Connection`
-/// header are still visible), and `HTTPRequestHandler`, which converts to swift-http-types.
+/// One accepted connection's pipeline: NIO's HTTP/1 request decoder (limits 80 KiB of headers,
+/// 1,000 fields; `HTTPRequestHandler` answers a malformed request 400), the `ConnectionGuard`
+/// right after it (where the request's version and `Connection` header are still visible; it
+/// also writes the responses' bytes), and `HTTPRequestHandler`, which converts to
+/// swift-http-types.
 /// The connection cap is applied before anything is set up.
 struct BridgeHTTPChannel: ServerChildChannel {
     struct Value: ServerChildChannelValue {
@@ -37,15 +38,11 @@ struct BridgeHTTPChannel: ServerChildChannel {
         decoderLimits.maxHeaderListSize = 80 * 1024
         decoderLimits.maxHeaderFieldCount = 1000
         let operations = channel.pipeline.syncOperations
-        try operations.configureHTTPServerPipeline(
-            withPipeliningAssistance: false,  // HTTPRequestHandler serves in order itself
-            withErrorHandling: false,  // HTTPRequestHandler: 400 after the answers before it
-            withOutboundHeaderValidation: false,  // swift-http-types validates fields
-            withEncoderConfiguration: .init(),
-            withDecoderLimitConfiguration: decoderLimits
-        )
-        let decoder = try operations.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
-        try operations.addHandler(ConnectionGuard(limits: limits, report: report, refuse: refuse), position: .after(decoder))
+        // NIO's request decoder without its response encoder: `ConnectionGuard` writes the
+        // responses' bytes itself (`HTTP1ResponseSerializer`), so a whole answer is one write.
+        let decoder = ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes, limitConfiguration: decoderLimits))
+        try operations.addHandler(decoder)
+        try operations.addHandler(ConnectionGuard(limits: limits, report: report, refuse: refuse))
         try operations.addHandler(HTTPRequestHandler(bodyLimit: bodyLimit, logger: logger, respond: respond))
     }
 

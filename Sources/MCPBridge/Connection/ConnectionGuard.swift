@@ -1,3 +1,4 @@
+import HTTPTypes
 import NIOCore
 import NIOHTTP1
 
@@ -16,10 +17,21 @@ import NIOHTTP1
 final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
-    typealias OutboundIn = HTTPServerResponsePart
-    typealias OutboundOut = HTTPServerResponsePart
+    typealias OutboundIn = ResponsePart
+    typealias OutboundOut = IOData
 
     private enum Deadline { case firstHead, keepAlive, body, shutdown }
+
+    /// What a response needs to know of the request it answers.
+    private struct Asked {
+        var version: HTTPVersion
+        /// The request was `HEAD`: its answer has no body.
+        var isHEAD: Bool
+
+        var framing: HTTP1ResponseSerializer.Request {
+            .init(head: isHEAD, readsChunks: version.major > 1 || (version.major == 1 && version.minor >= 1))
+        }
+    }
 
     private let limits: ConnectionLimits
     private let report: LimitReport
@@ -33,20 +45,23 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     /// A response is being written: its head went out, its end not yet.
     private var responseStarted = false
     /// Per request head read whose response has not ended, oldest first: whether its response
-    /// ends the connection (HTTP/1.0 without keep-alive, `Connection: close`) and its version.
-    /// Pipelined requests each keep their own: a later request's `close` must not cut off the
-    /// answers before it.
-    private var unanswered = CircularBuffer<(close: Bool, version: HTTPVersion)>()
+    /// ends the connection (HTTP/1.0 without keep-alive, `Connection: close`), its version and
+    /// whether it was `HEAD`. Pipelined requests each keep their own: a later request's `close`
+    /// must not cut off the answers before it.
+    private var unanswered = CircularBuffer<(close: Bool, asked: Asked)>()
     /// The response being written ends the connection.
     private var closeAfterResponse = false
     private var draining = false
     /// A pipelined request's refusal, written once the answers before it are.
-    private var deferredRefusal: (status: HTTPResponseStatus, message: String, version: HTTPVersion)?
+    private var deferredRefusal: (status: HTTPResponse.Status, message: String, asked: Asked)?
     /// The write of the answer the connection ends with, once it is sent.
     private var answerWritten: EventLoopFuture<Void>?
     private var drainedBytes = 0
     private var quiescing = false
-    private var requestVersion = HTTPVersion.http1_1
+    /// The last request head read (or refused): what a refusal answers.
+    private var lastAsked = Asked(version: .http1_1, isHEAD: false)
+    /// Writes the responses as bytes (NIO's encoder is not in this pipeline).
+    private var serializer = HTTP1ResponseSerializer()
     private var started = false
 
     /// A connection over the cap: answered 503 and closed as soon as it is active.
@@ -96,13 +111,14 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
             let hosts = Self.hostCount(head.headers)
             if hosts > 1 || (hosts == 0 && head.version != .http1_0) {
                 // RFC 9112 §3.2: which Host would the checks downstream trust?
-                refuseInTurn(.badRequest, message: "Bad Request: a request needs exactly one Host header", version: head.version, context: context)
+                refuseInTurn(.badRequest, message: "Bad Request: a request needs exactly one Host header",
+                             asked: Asked(version: head.version, isHEAD: head.method == .HEAD), context: context)
                 return
             }
             readingBody = true
             responseStarted = false
-            requestVersion = head.version
-            unanswered.append((close: !head.isKeepAlive, version: head.version))
+            lastAsked = Asked(version: head.version, isHEAD: head.method == .HEAD)
+            unanswered.append((close: !head.isKeepAlive, asked: lastAsked))
             arm(.body, context: context)
         case .body(let chunk):
             if draining {
@@ -141,7 +157,7 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         // Headers over the decoder's limits: the precise status, not a generic 400.
         if let parserError = error as? HTTPParserError, parserError == .headerOverflow {
             refuseInTurn(.requestHeaderFieldsTooLarge, message: "Request Header Fields Too Large: at most 80 KiB and 1000 fields",
-                         version: requestVersion, context: context)
+                         asked: lastAsked, context: context)
             return
         }
         if !(error is IOError) {
@@ -161,61 +177,102 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     // MARK: Outbound
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let allocator = context.channel.allocator
         switch unwrapOutboundIn(data) {
-        case .head(var head):
-            responseStarted = true
-            let request = unanswered.first
-            if request?.close == true { closeAfterResponse = true }
-            // Only the bridge's own refusals carry `Connection`: most heads skip the split.
-            if head.headers.contains(name: "connection"),
-               head.headers[canonicalForm: "connection"].contains(where: { $0.lowercased() == "close" }) {
-                closeAfterResponse = true
-            } else if closeAfterResponse, (request?.version ?? requestVersion) == .http1_1 {
-                // Say so, since the connection will not carry another request.
-                head.headers.replaceOrAdd(name: "Connection", value: "close")
-                context.write(wrapOutboundOut(.head(head)), promise: promise)
+        case .head(let head):
+            let (head, asked) = begin(head)
+            let bytes = serializer.head(head, answering: asked.framing, allocator: allocator)
+            // A body that ends with the connection (a stream to an HTTP/1.0 client).
+            if serializer.framing == .closeDelimited { closeAfterResponse = true }
+            context.write(wrapOutboundOut(.byteBuffer(bytes)), promise: promise)
+        case .body(let chunk):
+            var carried = false
+            let last = writingAllButLast(context: context) { carried = serializer.body(chunk, allocator: allocator, emit: $0) }
+            guard carried, let last else {
+                // A bodiless answer (to `HEAD`, or a 204): there is nothing to send.
+                promise?.succeed(())
                 return
             }
-        case .body:
-            break
+            context.write(wrapOutboundOut(.byteBuffer(last)), promise: promise)
         case .end:
-            _ = unanswered.popFirst()
-            // No response is in progress now: a pipelined request's body deadline that expires
-            // next gets its 408 (with the flag still set it was closed without one, depending
-            // on whether its head came before this answer: found by the fuzz target `http`).
-            responseStarted = false
-            if let refusal = deferredRefusal, unanswered.isEmpty || closeAfterResponse {
-                // The last answer before a refusal: the refusal follows it (unless this answer
-                // ends the connection anyway), then the close.
-                deferredRefusal = nil
-                if closeAfterResponse {
-                    writeThenClose(data, promise: promise, context: context)
-                } else {
-                    context.write(data, promise: promise)
-                    requestVersion = refusal.version
-                    refuse(refusal.status, message: refusal.message, context: context)
-                }
-                return
+            finish(wrapOutboundOut(.byteBuffer(serializer.end(allocator: allocator))), promise: promise, context: context)
+        case .whole(let head, let body):
+            let (head, asked) = begin(head)
+            let last = writingAllButLast(context: context) {
+                serializer.whole(head, body: body, answering: asked.framing, allocator: allocator, emit: $0)
             }
-            if closeAfterResponse || (quiescing && unanswered.isEmpty) {
-                if readingBody {
-                    // Answered before the body ended: discard the rest, then close.
-                    draining = true
-                    let written = context.eventLoop.makePromise(of: Void.self)
-                    answerWritten = written.futureResult
-                    context.writeAndFlush(data, promise: written)
-                    written.futureResult.cascade(to: promise)
-                    context.read()
-                } else {
-                    writeThenClose(data, promise: promise, context: context)
-                }
-                return
+            finish(wrapOutboundOut(.byteBuffer(last ?? allocator.buffer(capacity: 0))), promise: promise, context: context)
+        }
+    }
+
+    /// Writes the buffers `serialize` emits but the last, which it returns: the caller writes that
+    /// one with the part's promise.
+    private func writingAllButLast(context: ChannelHandlerContext, _ serialize: ((ByteBuffer) -> Void) -> Void) -> ByteBuffer? {
+        var last: ByteBuffer?
+        serialize { bytes in
+            if let previous = last { context.write(self.wrapOutboundOut(.byteBuffer(previous)), promise: nil) }
+            last = bytes
+        }
+        return last
+    }
+
+    /// A response's head is about to be written: notes whether the connection ends with it, and
+    /// says so in `head` to an HTTP/1.1 client. Returns the head and the request it answers.
+    private func begin(_ head: HTTPResponse) -> (HTTPResponse, Asked) {
+        responseStarted = true
+        let request = unanswered.first
+        let asked = request?.asked ?? lastAsked
+        if request?.close == true { closeAfterResponse = true }
+        // Only the bridge's own refusals carry `Connection`: most heads skip the split.
+        if let connection = head.headerFields.combinedValue(.connection),
+           connection.split(separator: ",").contains(where: { String($0).trimmingSpaces.lowercased() == "close" }) {
+            closeAfterResponse = true
+        } else if closeAfterResponse, asked.version == .http1_1 {
+            // Say so, since the connection will not carry another request.
+            var head = head
+            head.headerFields[.connection] = "close"
+            return (head, asked)
+        }
+        return (head, asked)
+    }
+
+    /// Writes `data`, the last bytes of a response, and applies what follows its end: a refusal
+    /// waiting for it, the connection's close, or the keep-alive deadline.
+    private func finish(_ data: NIOAny, promise: EventLoopPromise<Void>?, context: ChannelHandlerContext) {
+        _ = unanswered.popFirst()
+        // No response is in progress now: a pipelined request's body deadline that expires
+        // next gets its 408 (with the flag still set it was closed without one, depending
+        // on whether its head came before this answer: found by the fuzz target `http`).
+        responseStarted = false
+        if let refusal = deferredRefusal, unanswered.isEmpty || closeAfterResponse {
+            // The last answer before a refusal: the refusal follows it (unless this answer
+            // ends the connection anyway), then the close.
+            deferredRefusal = nil
+            if closeAfterResponse {
+                writeThenClose(data, promise: promise, context: context)
+            } else {
+                context.write(data, promise: promise)
+                lastAsked = refusal.asked
+                refuse(refusal.status, message: refusal.message, context: context)
             }
-            context.write(data, promise: promise)
-            if unanswered.isEmpty, !readingBody { arm(.keepAlive, context: context) }
+            return
+        }
+        if closeAfterResponse || (quiescing && unanswered.isEmpty) {
+            if readingBody {
+                // Answered before the body ended: discard the rest, then close.
+                draining = true
+                let written = context.eventLoop.makePromise(of: Void.self)
+                answerWritten = written.futureResult
+                context.writeAndFlush(data, promise: written)
+                written.futureResult.cascade(to: promise)
+                context.read()
+            } else {
+                writeThenClose(data, promise: promise, context: context)
+            }
             return
         }
         context.write(data, promise: promise)
+        if unanswered.isEmpty, !readingBody { arm(.keepAlive, context: context) }
     }
 
     /// How many `Host` fields `headers` has, without the array of their values that the
@@ -314,36 +371,35 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     /// Refuses a request whose head cannot be served, after the answers to the requests before
     /// it: written at once, a pipelined request's refusal would overtake them and its close
     /// would cut them off (found by the fuzz target `http`). Nothing after it is read.
-    private func refuseInTurn(_ status: HTTPResponseStatus, message: String, version: HTTPVersion, context: ChannelHandlerContext) {
+    private func refuseInTurn(_ status: HTTPResponse.Status, message: String, asked: Asked, context: ChannelHandlerContext) {
         draining = true
         if unanswered.isEmpty {
-            requestVersion = version
+            lastAsked = asked
             refuse(status, message: message, context: context)
         } else {
-            deferredRefusal = (status, message, version)
+            deferredRefusal = (status, message, asked)
         }
     }
 
     /// Refuses the request whose body is being read (the last unanswered one) after the answers
     /// to the requests ahead of it; the refusal alone answers it.
-    private func refuseBodyInTurn(_ status: HTTPResponseStatus, message: String, context: ChannelHandlerContext) {
+    private func refuseBodyInTurn(_ status: HTTPResponse.Status, message: String, context: ChannelHandlerContext) {
         _ = unanswered.popLast()
-        refuseInTurn(status, message: message, version: requestVersion, context: context)
+        refuseInTurn(status, message: message, asked: lastAsked, context: context)
     }
 
     private static let shuttingDown = "Service Unavailable: the bridge is shutting down"
 
     /// Answers the request being read with a JSON-RPC error and closes.
-    private func refuse(_ status: HTTPResponseStatus, message: String, context: ChannelHandlerContext) {
+    private func refuse(_ status: HTTPResponse.Status, message: String, context: ChannelHandlerContext) {
         responseStarted = true
         let body = JSONRPCErrorBody.buffer(id: nil, code: .serverError, message: message)
-        let headers = HTTPHeaders([
-            ("Content-Type", "application/json"), ("Content-Length", "\(body.readableBytes)"), ("Connection", "close"),
-            ("Date", HTTPDate.now),
-        ])
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: requestVersion, status: status, headers: headers))), promise: nil)
-        context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
-        writeThenClose(wrapOutboundOut(.end(nil)), promise: nil, context: context)
+        let head = HTTPResponse(status: status, headerFields: [.contentType: "application/json", .connection: "close"])
+        // Written from here, below `write`: a refusal is not one of the answers it counts.
+        let last = writingAllButLast(context: context) {
+            serializer.whole(head, body: body, answering: lastAsked.framing, allocator: context.channel.allocator, emit: $0)
+        }
+        writeThenClose(wrapOutboundOut(.byteBuffer(last ?? ByteBuffer())), promise: nil, context: context)
     }
 
     /// Closes once the answer the connection ends with has been written: a close before would

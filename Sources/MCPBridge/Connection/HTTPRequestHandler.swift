@@ -20,10 +20,10 @@ import NIOHTTPTypesHTTP1
 ///   that closes its side is noticed at once (`InboundCloseWatch`).
 final class HTTPRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
-    /// Responses are written from this handler's context (`ResponseOutput`), already as NIO's
-    /// parts; the handler is outbound only to hold reads while pipelined requests wait.
-    typealias OutboundIn = HTTPServerResponsePart
-    typealias OutboundOut = HTTPServerResponsePart
+    /// Responses are written from this handler's context (`ResponseOutput`), already as the
+    /// guard's parts; the handler is outbound only to hold reads while pipelined requests wait.
+    typealias OutboundIn = ResponsePart
+    typealias OutboundOut = ResponsePart
     typealias Respond = @Sendable (Request, BridgeRequestContext) async -> Response
 
     /// A request ready to serve: its head and its whole body (at most `bodyLimit + 1` bytes).
@@ -216,9 +216,7 @@ final class HTTPRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func answerBadRequest() {
         guard let context else { return }
         badRequest = false
-        let head = HTTPResponseHead(version: .http1_1, status: .badRequest,
-                                    headers: ["Connection": "close", "Content-Length": "0", "Date": HTTPDate.now])
-        context.write(wrapOutboundOut(.head(head)), promise: nil)
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        let head = HTTPResponse(status: .badRequest, headerFields: [.connection: "close"])
+        context.writeAndFlush(wrapOutboundOut(.whole(head, body: ByteBuffer())), promise: nil)
     }
 }

@@ -7,7 +7,7 @@ import NIOEmbedded
 import NIOHTTP1
 
 /// One client connection's bytes through the bridge's real HTTP/1 pipeline (`BridgeHTTPChannel`:
-/// NIO's codec, `ConnectionGuard`, `HTTPRequestHandler`) on an embedded channel, fed in chunks of
+/// NIO's request decoder, `ConnectionGuard`, `HTTPRequestHandler`) on an embedded channel, fed in chunks of
 /// a given size, with a responder that numbers the requests it is handed. What comes back is the
 /// connection's whole output, parsed into responses, for the `http` fuzz target to check.
 struct HTTPConnectionRun {
@@ -69,9 +69,9 @@ struct HTTPConnectionRun {
             defer { answered.withLock { $0 += 1 } }
             do {
                 let body = try await request.collectBody(upTo: limit)
-                return Response(status: .ok, headers: fields, body: .init(byteBuffer: ByteBuffer(string: "read \(body.readableBytes)")))
+                return BridgeResponse(status: .ok, headers: fields, body: .whole(ByteBuffer(string: "read \(body.readableBytes)")))
             } catch {
-                return Response(status: .contentTooLarge, headers: fields, body: .init(byteBuffer: ByteBuffer(string: "too large")))
+                return BridgeResponse(status: .contentTooLarge, headers: fields, body: .whole(ByteBuffer(string: "too large")))
             }
         }
         let operations = channel.pipeline.syncOperations

@@ -15,7 +15,7 @@ import Testing
     @Test func pipelinedRequestsAreAnsweredInOrderEvenWhenTheFirstIsSlower() async throws {
         let server = try await TestHTTPServer.start { request, _ in
             if request.uri.path == "/slow" { try? await Task.sleep(for: .milliseconds(200)) }
-            return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "<\(request.uri.path)>")))
+            return BridgeResponse(status: .ok, body: .whole(ByteBuffer(string: "<\(request.uri.path)>")))
         }
         defer { server.stop() }
         let client = try RawClient(port: server.port)
@@ -37,7 +37,7 @@ import Testing
             } catch {
                 answer = "too large, given \((try? await request.collectBody(upTo: 1000).readableBytes) ?? -1)"
             }
-            return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: answer)))
+            return BridgeResponse(status: .ok, body: .whole(ByteBuffer(string: answer)))
         }
         defer { server.stop() }
         let small = try RawClient(port: server.port)
@@ -58,7 +58,7 @@ import Testing
     @Test func theContextCarriesTheCollectedBodyAndMessageIntakeRefusesOneOverTheLimit() async throws {
         let server = try await TestHTTPServer.start(bodyLimit: 10) { request, context in
             switch MessageIntake.collect(request, body: context.body, limit: 10) {
-            case .success(let body): return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "body <\(String(buffer: body))>")))
+            case .success(let body): return BridgeResponse(status: .ok, body: .whole(ByteBuffer(string: "body <\(String(buffer: body))>")))
             case .failure(let refusal): return refusal.response
             }
         }
@@ -86,7 +86,7 @@ import Testing
     @Test func aWatchedStreamIsCancelledWhenTheClientClosesItsSide() async throws {
         let cancelled = Latch()
         let server = try await TestHTTPServer.start { _, context in
-            Response(status: .ok, body: ResponseBody { writer in
+            BridgeResponse(status: .ok, body: .stream(ResponseBody { writer in
                 try await writer.write(ByteBuffer(string: "started"))
                 do {
                     try await context.inboundClose.cancellingOnClose {
@@ -96,7 +96,7 @@ import Testing
                     cancelled.open()
                 }
                 try await writer.finish(nil)
-            })
+            }))
         }
         defer { server.stop() }
         let client = try RawClient(port: server.port)
@@ -111,7 +111,7 @@ import Testing
     @Test func anUnwatchedResponseStillReachesAClientThatHalfClosed() async throws {
         let server = try await TestHTTPServer.start { _, _ in
             try? await Task.sleep(for: .milliseconds(200))
-            return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "late answer")))
+            return BridgeResponse(status: .ok, body: .whole(ByteBuffer(string: "late answer")))
         }
         defer { server.stop() }
         let client = try RawClient(port: server.port)
@@ -123,7 +123,7 @@ import Testing
     @Test func aPipelinedRequestRefusedAtItsHeadIsAnsweredAfterTheRequestBeforeIt() async throws {
         let server = try await TestHTTPServer.start { request, _ in
             try? await Task.sleep(for: .milliseconds(100))
-            return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "<\(request.uri.path)>")))
+            return BridgeResponse(status: .ok, body: .whole(ByteBuffer(string: "<\(request.uri.path)>")))
         }
         defer { server.stop() }
         let client = try RawClient(port: server.port)
@@ -147,7 +147,7 @@ import Testing
         limits.bodyTimeout = .milliseconds(300)
         let server = try await TestHTTPServer.start(limits: limits) { request, _ in
             if request.uri.path == "/slow" { try? await Task.sleep(for: .milliseconds(1500)) }
-            return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "<\(request.uri.path)>")))
+            return BridgeResponse(status: .ok, body: .whole(ByteBuffer(string: "<\(request.uri.path)>")))
         }
         defer { server.stop() }
         let client = try RawClient(port: server.port)
@@ -161,7 +161,7 @@ import Testing
     @Test func aShutdownAnswersTheRequestAheadBeforeRefusingThePipelinedOne() async throws {
         let server = try await TestHTTPServer.start { request, _ in
             if request.uri.path == "/slow" { try? await Task.sleep(for: .milliseconds(1500)) }
-            return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "<\(request.uri.path)>")))
+            return BridgeResponse(status: .ok, body: .whole(ByteBuffer(string: "<\(request.uri.path)>")))
         }
         defer { server.stop() }
         let client = try RawClient(port: server.port)
@@ -183,7 +183,7 @@ import Testing
 
     @Test func aSecondRequestWithHeadersOverTheLimitsGets431() async throws {
         let server = try await TestHTTPServer.start { request, _ in
-            Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "<\(request.uri.path)>")))
+            BridgeResponse(status: .ok, body: .whole(ByteBuffer(string: "<\(request.uri.path)>")))
         }
         defer { server.stop() }
         let client = try RawClient(port: server.port)
@@ -197,7 +197,7 @@ import Testing
     }
 
     @Test func aMalformedChunkedBodyIsAnswered400AndTheConnectionClosesAtOnce() async throws {
-        let server = try await TestHTTPServer.start { _, _ in Response(status: .ok) }
+        let server = try await TestHTTPServer.start { _, _ in BridgeResponse(status: .ok) }
         defer { server.stop() }
         let client = try RawClient(port: server.port)
         // The decoder reads nothing after the bad chunk size, so the body never ends: the 400
@@ -213,11 +213,11 @@ import Testing
     /// connection's close. NIO's encoder chunked it, keyed on the response head's version (1.1).
     @Test func aStreamToAnHTTP10ClientIsNotChunkedAndEndsWithTheConnection() async throws {
         let server = try await TestHTTPServer.start { _, _ in
-            Response(status: .ok, body: ResponseBody { writer in
+            BridgeResponse(status: .ok, body: .stream(ResponseBody { writer in
                 try await writer.write(ByteBuffer(string: "first,"))
                 try await writer.write(ByteBuffer(string: "second"))
                 try await writer.finish(nil)
-            })
+            }))
         }
         defer { server.stop() }
         for keepAlive in ["", "Connection: keep-alive\r\n"] {
@@ -239,9 +239,7 @@ import Testing
 
     /// The answer to `HEAD` keeps the fields a `GET` would get, and has no body.
     @Test func anAnswerToHEADHasItsLengthButNoBody() async throws {
-        let server = try await TestHTTPServer.start { _, _ in
-            Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "twelve bytes")))
-        }
+        let server = try await TestHTTPServer.start { _, _ in BridgeResponse(status: .ok, body: .whole(ByteBuffer(string: "twelve bytes"))) }
         defer { server.stop() }
         let client = try RawClient(port: server.port)
         try client.send("HEAD /x HTTP/1.1\r\nHost: t\r\n\r\nGET /x HTTP/1.1\r\nHost: t\r\n\r\n")

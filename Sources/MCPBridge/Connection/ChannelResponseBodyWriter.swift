@@ -2,24 +2,24 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 
-/// Writes a response to its connection. A body of known length (every JSON answer) is collected
-/// and leaves with its head as one write (`WholeResponseWriter`); a streamed body (SSE) follows
-/// its head event by event, flushed each time, and waits while the socket is not writable, so a
-/// slow reader holds back its own stream only.
+/// Writes a response to its connection. A whole body (every JSON answer) leaves with its head as
+/// one write; a streamed body (SSE) follows its head event by event, flushed each time, and waits
+/// while the socket is not writable, so a slow reader holds back its own stream only.
 struct ChannelResponseBodyWriter: ResponseBodyWriter {
     let output: ResponseOutput
 
     /// Writes `response` to `output`; a body that fails half-way closes the connection, since the
     /// client cannot tell where the response ended.
-    static func write(_ response: consuming Response, to output: ResponseOutput) async {
+    static func write(_ response: BridgeResponse, to output: ResponseOutput) async {
         let head = response.head
         do {
-            if response.body.contentLength != nil {
-                try await response.body.write(WholeResponseWriter(output: output, head: head))
-            } else {
+            switch response.body {
+            case .whole(let body):
+                output.write(.whole(head, body: body), flush: true)
+            case .stream(let body):
                 // A stream's client learns it is open now, not with its first event.
                 output.write(.head(head), flush: true)
-                try await response.body.write(ChannelResponseBodyWriter(output: output))
+                try await body.write(ChannelResponseBodyWriter(output: output))
             }
         } catch {
             output.channel.close(promise: nil)

@@ -24,7 +24,7 @@ final class HTTPRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// guard's parts; the handler is outbound only to hold reads while pipelined requests wait.
     typealias OutboundIn = ResponsePart
     typealias OutboundOut = ResponsePart
-    typealias Respond = @Sendable (Request, BridgeRequestContext) async -> Response
+    typealias Respond = @Sendable (Request, BridgeRequestContext) async -> BridgeResponse
 
     /// A request ready to serve: its head and its whole body (at most `bodyLimit + 1` bytes).
     private struct Received {

@@ -31,7 +31,7 @@ struct BridgeResponder: Sendable {
         case mcp, sse, message, healthz, readyz, metrics, discovery, unknown
     }
 
-    func respond(to request: Request, context: BridgeRequestContext) async -> Response {
+    func respond(to request: Request, context: BridgeRequestContext) async -> BridgeResponse {
         let route = self.route(of: request.uri.path)
         var response = await dispatch(request, route: route, context: context)
         if configuration.cors, let origin = request.headers.combinedValue(.origin), guards.isAllowedOrigin(origin) {
@@ -41,7 +41,7 @@ struct BridgeResponder: Sendable {
         return response
     }
 
-    private func dispatch(_ request: Request, route: Route, context: BridgeRequestContext) async -> Response {
+    private func dispatch(_ request: Request, route: Route, context: BridgeRequestContext) async -> BridgeResponse {
         if case .forbidden(let why) = guards.checkOrigin(host: request.head.authority, origin: request.headers.combinedValue(.origin)) {
             context.logger.notice("request refused", metadata: ["reason": "\(why)"])
             return Reply.jsonRPCError(.forbidden, code: .serverError, message: "Forbidden: \(why)")
@@ -57,8 +57,8 @@ struct BridgeResponder: Sendable {
             return Reply.json(ByteBuffer(string: #"{"status":"ok"}"#))
         case .readyz:
             if let reason = manager.unreadyReason {
-                return Response(status: .serviceUnavailable, headers: [.contentType: "application/json"],
-                                body: .init(byteBuffer: ByteBuffer(string: #"{"status":"unavailable","reason":\#(JSONText.quoted(reason))}"#)))
+                return BridgeResponse(status: .serviceUnavailable, headers: [.contentType: "application/json"],
+                                body: .whole(ByteBuffer(string: #"{"status":"unavailable","reason":\#(JSONText.quoted(reason))}"#)))
             }
             return Reply.json(ByteBuffer(string: #"{"status":"ready","sessions":\#(manager.count)}"#))
         default:
@@ -77,7 +77,7 @@ struct BridgeResponder: Sendable {
             guard request.method == .get else { return Reply.methodNotAllowed(allow: "GET") }
             var buffer: [UInt8] = []
             registry?.emit(into: &buffer)
-            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: buffer)))
+            return BridgeResponse(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .whole(ByteBuffer(bytes: buffer)))
         default:
             return Reply.jsonRPCError(.notFound, code: .serverError, message: "Not Found")
         }

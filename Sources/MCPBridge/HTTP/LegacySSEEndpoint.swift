@@ -9,7 +9,7 @@ struct LegacySSEEndpoint: Sendable {
     let configuration: BridgeConfiguration
     let streamable: StreamableHTTPEndpoint
 
-    func openStream(_ request: Request, watch: InboundCloseWatch) async -> Response {
+    func openStream(_ request: Request, watch: InboundCloseWatch) async -> BridgeResponse {
         guard request.method == .get else { return Reply.methodNotAllowed(allow: "GET") }
         let session: Session
         switch await streamable.startSession(transport: .legacySSE, requestID: nil) {
@@ -26,7 +26,7 @@ struct LegacySSEEndpoint: Sendable {
         return SSEResponder.response(stream: stream, session: session, watch: watch, preamble: endpoint, keepAlive: configuration.keepAliveInterval)
     }
 
-    func postMessage(_ request: Request, body: ByteBuffer) async -> Response {
+    func postMessage(_ request: Request, body: ByteBuffer) async -> BridgeResponse {
         guard request.method == .post else { return Reply.methodNotAllowed(allow: "POST") }
         guard let sessionID = request.uri.queryParameters["sessionId"].map(String.init), !sessionID.isEmpty else {
             return Reply.jsonRPCError(.badRequest, code: .serverError, message: "Bad Request: sessionId query parameter is required")
@@ -65,7 +65,7 @@ struct LegacySSEEndpoint: Sendable {
         return Self.accepted
     }
 
-    private static var accepted: Response {
-        Response(status: .accepted, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: "Accepted")))
+    private static var accepted: BridgeResponse {
+        BridgeResponse(status: .accepted, headers: [.contentType: "text/plain; charset=utf-8"], body: .whole(ByteBuffer(string: "Accepted")))
     }
 }

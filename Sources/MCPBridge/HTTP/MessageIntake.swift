@@ -69,7 +69,7 @@ enum MessageIntake {
         }
     }
 
-    static func tooLarge(_ limit: Int) -> Response {
+    static func tooLarge(_ limit: Int) -> BridgeResponse {
         Reply.jsonRPCError(.contentTooLarge, code: .serverError, message: "Request body exceeds the limit of \(limit) bytes")
     }
 }
@@ -85,7 +85,7 @@ enum SSEResponder {
     static func response(
         stream: ClientStream, session: Session, watch: InboundCloseWatch? = nil, headers extra: HTTPFields = [:],
         preamble: ByteBuffer? = nil, keepAlive: Duration
-    ) -> Response {
+    ) -> BridgeResponse {
         response(stream: stream, watch: watch, headers: extra, preamble: preamble, keepAlive: keepAlive) {
             session.detach(stream)
         }
@@ -95,14 +95,14 @@ enum SSEResponder {
     static func response(
         stream: ClientStream, watch: InboundCloseWatch?, headers extra: HTTPFields = [:], preamble: ByteBuffer? = nil,
         keepAlive: Duration, release: @escaping @Sendable () -> Void
-    ) -> Response {
+    ) -> BridgeResponse {
         var headers = Reply.sseHeaders
         headers.append(contentsOf: extra)
         // Should the body never run (a response dropped unwritten), the lease detaches the stream
         // when the response goes, so the session's open stream count still returns to zero and
         // idle reaping still happens.
         let lease = StreamLease(release)
-        return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+        return BridgeResponse(status: .ok, headers: headers, body: .stream(ResponseBody { writer in
             defer { lease.release() }
             if let watch {
                 try await watch.cancellingOnClose {
@@ -112,7 +112,7 @@ enum SSEResponder {
                 try await pump(stream, into: &writer, preamble: preamble, keepAlive: keepAlive)
             }
             try await writer.finish(nil)
-        })
+        }))
     }
 
     // `@concurrent`, as Hummingbird's writer is: the writer passed in belongs to the body's task.

@@ -11,8 +11,8 @@ extension HTTPField.Name {
 
 /// An HTTP answer that ends a request early (a refusal), carried through `Result`.
 struct Refusal: Error {
-    let response: Response
-    init(_ response: Response) { self.response = response }
+    let response: BridgeResponse
+    init(_ response: BridgeResponse) { self.response = response }
 }
 
 /// Builders for the bridge's HTTP answers, so every refusal carries the same JSON-RPC shape.
@@ -20,30 +20,28 @@ enum Reply {
     static func jsonRPCError(
         _ status: HTTPResponse.Status, code: JSONRPCErrorCode, message: String, id: JSONRPCID? = nil,
         headers extra: HTTPFields = [:]
-    ) -> Response {
+    ) -> BridgeResponse {
         var headers = extra
         headers[.contentType] = "application/json"
-        return Response(status: status, headers: headers, body: .init(byteBuffer: JSONRPCErrorBody.buffer(id: id, code: code, message: message)))
+        return BridgeResponse(status: status, headers: headers, body: .whole(JSONRPCErrorBody.buffer(id: id, code: code, message: message)))
     }
 
-    static func empty(_ status: HTTPResponse.Status, headers: HTTPFields = [:]) -> Response {
-        Response(status: status, headers: headers, body: .init())
+    static func empty(_ status: HTTPResponse.Status, headers: HTTPFields = [:]) -> BridgeResponse {
+        BridgeResponse(status: status, headers: headers, body: .whole(ByteBuffer()))
     }
 
-    static func json(_ body: ByteBuffer, headers extra: HTTPFields = [:]) -> Response {
-        // Built as a literal when there is nothing else (every answered call), with the length
-        // Hummingbird's `Response` would otherwise set: the subscript's setter is a generic
-        // replace, ~1,000 instructions each time.
+    static func json(_ body: ByteBuffer, headers extra: HTTPFields = [:]) -> BridgeResponse {
+        // Built as a literal when there is nothing else (every answered call): the subscript's
+        // setter is a generic replace, ~1,000 instructions each time.
         guard !extra.isEmpty else {
-            return Response(status: .ok, headers: [.contentType: "application/json", .contentLength: String(body.readableBytes)],
-                            body: .init(byteBuffer: body))
+            return BridgeResponse(status: .ok, headers: [.contentType: "application/json"], body: .whole(body))
         }
         var headers = extra
         headers[.contentType] = "application/json"
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
+        return BridgeResponse(status: .ok, headers: headers, body: .whole(body))
     }
 
-    static func methodNotAllowed(allow: String) -> Response {
+    static func methodNotAllowed(allow: String) -> BridgeResponse {
         jsonRPCError(.methodNotAllowed, code: .serverError, message: "Method Not Allowed", headers: [.allow: allow])
     }
 

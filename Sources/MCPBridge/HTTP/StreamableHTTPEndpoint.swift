@@ -10,7 +10,7 @@ struct StreamableHTTPEndpoint: Sendable {
     let configuration: BridgeConfiguration
     let modern: ModernEndpoint
 
-    func respond(to request: Request, body: ByteBuffer, watch: InboundCloseWatch) async -> Response {
+    func respond(to request: Request, body: ByteBuffer, watch: InboundCloseWatch) async -> BridgeResponse {
         if request.method != .post, ModernEndpoint.claims(request.headers) {
             // 2026-07-28 has no GET stream and no session to DELETE.
             return Reply.methodNotAllowed(allow: "POST")
@@ -25,7 +25,7 @@ struct StreamableHTTPEndpoint: Sendable {
 
     // MARK: POST
 
-    private func post(_ request: Request, body: ByteBuffer, watch: InboundCloseWatch) async -> Response {
+    private func post(_ request: Request, body: ByteBuffer, watch: InboundCloseWatch) async -> BridgeResponse {
         let accepted = AcceptedMediaTypes(header: request.headers.combinedValue(.accept))
         guard accepted.json || accepted.eventStream else {
             return Reply.jsonRPCError(.notAcceptable, code: .serverError, message: "Not Acceptable: Accept must admit application/json or text/event-stream")
@@ -107,7 +107,7 @@ struct StreamableHTTPEndpoint: Sendable {
     /// or a slow answer keeps SSE, so streaming semantics are never lost. A client whose Accept
     /// admits only SSE always gets SSE.
     private func streamOrReplyJSON(request: Request, stream: ClientStream, session: Session, batch: Bool, allowJSON: Bool,
-                                   headers: HTTPFields) async -> Response {
+                                   headers: HTTPFields) async -> BridgeResponse {
         var preamble: ByteBuffer?
         if !batch, allowJSON, configuration.jsonReplyWindow > .zero {
             switch await stream.queue.next(timeout: configuration.jsonReplyWindow) {
@@ -127,7 +127,7 @@ struct StreamableHTTPEndpoint: Sendable {
                                      keepAlive: configuration.keepAliveInterval)
     }
 
-    private func collectJSONResponses(request: Request, stream: ClientStream, session: Session, batch: Bool, headers: HTTPFields) async -> Response {
+    private func collectJSONResponses(request: Request, stream: ClientStream, session: Session, batch: Bool, headers: HTTPFields) async -> BridgeResponse {
         defer { session.detach(stream) }
         // No inbound-close watch here: a client that half-closes after sending still gets its
         // answer, and one that leaves only costs the wait for it (disconnect is not cancellation).
@@ -148,7 +148,7 @@ struct StreamableHTTPEndpoint: Sendable {
 
     // MARK: GET and DELETE
 
-    private func get(_ request: Request, watch: InboundCloseWatch) -> Response {
+    private func get(_ request: Request, watch: InboundCloseWatch) -> BridgeResponse {
         guard AcceptedMediaTypes(header: request.headers.combinedValue(.accept)).eventStream else {
             return Reply.jsonRPCError(.notAcceptable, code: .serverError, message: "Not Acceptable: Accept must admit text/event-stream")
         }
@@ -166,7 +166,7 @@ struct StreamableHTTPEndpoint: Sendable {
         return SSEResponder.response(stream: stream, session: session, watch: watch, keepAlive: configuration.keepAliveInterval)
     }
 
-    private func delete(_ request: Request) -> Response {
+    private func delete(_ request: Request) -> BridgeResponse {
         if let refusal = checkProtocolVersionHeader(request) { return refusal }
         guard let sessionID = request.headers.combinedValue(.mcpSessionID) else { return Self.sessionRequired }
         guard let session = manager.session(id: sessionID), !session.isEnded else { return Self.sessionNotFound }
@@ -178,18 +178,18 @@ struct StreamableHTTPEndpoint: Sendable {
 
     /// SH-26: a version header naming a revision this bridge does not speak gets 400 (POSTs
     /// with such a header are the modern endpoint's, which answers −32022 with the list).
-    private func checkProtocolVersionHeader(_ request: Request) -> Response? {
+    private func checkProtocolVersionHeader(_ request: Request) -> BridgeResponse? {
         checkProtocolVersionHeader(request.headers.combinedValue(.mcpProtocolVersion))
     }
 
-    private func checkProtocolVersionHeader(_ version: String?) -> Response? {
+    private func checkProtocolVersionHeader(_ version: String?) -> BridgeResponse? {
         guard let version, ProtocolVersion(rawValue: version) == nil else { return nil }
         let supported = ProtocolVersion.allCases.map(\.rawValue).joined(separator: ", ")
         return Reply.jsonRPCError(.badRequest, code: .serverError, message: "Bad Request: Unsupported protocol version: \(version) (supported: \(supported))")
     }
 
-    static var sessionRequired: Response { Reply.jsonRPCError(.badRequest, code: .serverError, message: "Bad Request: Mcp-Session-Id header is required") }
-    static var sessionNotFound: Response { Reply.jsonRPCError(.notFound, code: .sessionEnded, message: "Session not found; it may have ended. Start a new one with initialize") }
+    static var sessionRequired: BridgeResponse { Reply.jsonRPCError(.badRequest, code: .serverError, message: "Bad Request: Mcp-Session-Id header is required") }
+    static var sessionNotFound: BridgeResponse { Reply.jsonRPCError(.notFound, code: .sessionEnded, message: "Session not found; it may have ended. Start a new one with initialize") }
 
     /// Creates a session and waits for its child to be running.
     func startSession(transport: Session.Transport, requestID: JSONRPCID?) async -> Result<Session, Refusal> {

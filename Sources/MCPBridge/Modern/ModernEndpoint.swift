@@ -26,7 +26,7 @@ struct ModernEndpoint: Sendable {
         body.readableBytesView.firstRange(of: Array(ModernProtocol.protocolVersionKey.utf8)) != nil
     }
 
-    func respond(to request: Request, body: ByteBuffer, watch: InboundCloseWatch) async -> Response {
+    func respond(to request: Request, body: ByteBuffer, watch: InboundCloseWatch) async -> BridgeResponse {
         let message: ModernMessage
         switch ModernRequest.validate(body: body, headers: request.headers) {
         case .success(let value): message = value
@@ -56,7 +56,7 @@ struct ModernEndpoint: Sendable {
         return await call(modern, on: child, request: request, watch: watch)
     }
 
-    private func call(_ modern: ModernRequest, on child: PoolChild, request: Request, watch: InboundCloseWatch) async -> Response {
+    private func call(_ modern: ModernRequest, on child: PoolChild, request: Request, watch: InboundCloseWatch) async -> BridgeResponse {
         let stream = ClientStream(kind: .requestSSE, bufferBytes: pool.streamBufferBytes)
         guard let callID = await child.start(modern, stream: stream) else {
             return Self.unavailable(.unavailable("the MCP server process ended"), id: modern.id)
@@ -67,7 +67,7 @@ struct ModernEndpoint: Sendable {
     }
 
     /// A retry carrying `requestState`: the held call continues on the child that holds it.
-    private func continueHeld(_ modern: ModernRequest, token: String, request: Request, watch: InboundCloseWatch) async -> Response {
+    private func continueHeld(_ modern: ModernRequest, token: String, request: Request, watch: InboundCloseWatch) async -> BridgeResponse {
         if ChildPool.isBridgeState(token) {
             let unknown = Self.unknownState(id: modern.id)
             guard let peeked = pool.peekHeld(token) else { return unknown }
@@ -97,7 +97,7 @@ struct ModernEndpoint: Sendable {
         }
     }
 
-    private func listen(_ modern: ModernRequest, request: Request, watch: InboundCloseWatch, capabilities: JSONValue?) async -> Response {
+    private func listen(_ modern: ModernRequest, request: Request, watch: InboundCloseWatch, capabilities: JSONValue?) async -> BridgeResponse {
         let stream = ClientStream(kind: .requestSSE, bufferBytes: pool.streamBufferBytes)
         let key = await pool.listen(modern, stream: stream, capabilities: capabilities)
         let pool = self.pool
@@ -110,7 +110,7 @@ struct ModernEndpoint: Sendable {
     /// Plain JSON when the only answer comes quickly; otherwise SSE, watched so that a client
     /// closing the stream cancels the request (2026-07-28 has no other cancellation on HTTP).
     private func reply(request: Request, watch: InboundCloseWatch, id: JSONValue, stream: ClientStream, longLived: Bool,
-                       closed: @escaping @Sendable () -> Void) async -> Response {
+                       closed: @escaping @Sendable () -> Void) async -> BridgeResponse {
         var preamble: ByteBuffer?
         let accepted = AcceptedMediaTypes(header: request.headers.combinedValue(.accept))
         if !accepted.eventStream, !longLived {
@@ -142,21 +142,21 @@ struct ModernEndpoint: Sendable {
         }
     }
 
-    static func refuse(_ refusal: ModernRefusal) -> Response {
-        Response(status: refusal.status, headers: [.contentType: "application/json"], body: .init(byteBuffer: refusal.body))
+    static func refuse(_ refusal: ModernRefusal) -> BridgeResponse {
+        BridgeResponse(status: refusal.status, headers: [.contentType: "application/json"], body: .whole(refusal.body))
     }
 
     /// A JSON-RPC error about the request itself (not the transport): HTTP 200, like a result.
-    static func rpcError(id: JSONValue, code: Int, message: String) -> Response {
+    static func rpcError(id: JSONValue, code: Int, message: String) -> BridgeResponse {
         Reply.json(LegacyAdapter.errorResponse(id: id, code: code, message: message).buffer)
     }
 
-    static func unknownState(id: JSONValue) -> Response {
+    static func unknownState(id: JSONValue) -> BridgeResponse {
         rpcError(id: id, code: -32602,
                  message: "Invalid params: requestState is unknown or expired (the bridge keeps it for its --input-timeout); call again without it")
     }
 
-    static func unavailable(_ refusal: ChildPool.Refusal, id: JSONValue?) -> Response {
+    static func unavailable(_ refusal: ChildPool.Refusal, id: JSONValue?) -> BridgeResponse {
         let message = switch refusal {
         case .shuttingDown: "The bridge is shutting down"
         case .unavailable(let why): "No MCP server process is available: \(why)"

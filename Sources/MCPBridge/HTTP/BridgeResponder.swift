@@ -58,7 +58,7 @@ struct BridgeResponder: Sendable {
         case .readyz:
             if let reason = manager.unreadyReason {
                 return BridgeResponse(status: .serviceUnavailable, headers: [.contentType: "application/json"],
-                                body: .whole(ByteBuffer(string: #"{"status":"unavailable","reason":\#(JSONText.quoted(reason))}"#)))
+                                      body: .whole(ByteBuffer(string: #"{"status":"unavailable","reason":\#(JSONText.quoted(reason))}"#)))
             }
             return Reply.json(ByteBuffer(string: #"{"status":"ready","sessions":\#(manager.count)}"#))
         default:

@@ -3,9 +3,9 @@ import Hummingbird
 import NIOCore
 
 /// An answer of the bridge: a status, fields and a body known whole (every JSON answer and
-/// refusal) or streamed (SSE, through Hummingbird's body writer). A whole body goes to the connection with its head as one write,
-/// past Hummingbird's body writer, whose calls hop and box the writer: ~7,000 instructions a
-/// call (bench/NOTES.md, round two, thirteenth part).
+/// refusal) or streamed (SSE, through Hummingbird's body writer). A whole body goes to the
+/// connection with its head as one write, past Hummingbird's body writer, whose calls hop and
+/// box the writer: ~5,000 instructions a call (bench/NOTES.md, round two, thirteenth part).
 struct BridgeResponse: Sendable {
     enum Body: Sendable {
         case whole(ByteBuffer)

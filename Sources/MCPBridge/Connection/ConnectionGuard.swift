@@ -13,7 +13,10 @@ import NIOHTTP1
 /// - a request with no `Host` (HTTP/1.1) or several gets a 400, headers over the limits a 431,
 ///   and a close;
 /// - on shutdown, an idle connection closes at once, a half-received body gets a 503, and any
-///   other connection is closed after `shutdownDrain` whatever the client does.
+///   other connection is closed after `shutdownDrain` whatever the client does;
+/// - every response leaves as bytes written here (`HTTP1ResponseSerializer`, framed for the
+///   request it answers: its version and whether it was `HEAD`), since it is the handler that
+///   knows those; NIO's response encoder is not in the pipeline.
 final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart

@@ -16,7 +16,9 @@ struct BridgeResponse: Sendable {
     var headers: HTTPFields
     var body: Body
 
-    /// `Content-Length` is written with the body; any in `headers` is replaced by the body's own.
+    /// A whole body's `Content-Length` is written with it, in the place of any in `headers`; a
+    /// stream without one in `headers` is chunked (or, to an HTTP/1.0 client, ends with the
+    /// connection).
     init(status: HTTPResponse.Status, headers: HTTPFields = [:], body: Body = .whole(ByteBuffer())) {
         self.status = status
         self.headers = headers

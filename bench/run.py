@@ -617,6 +617,17 @@ def report(path, args, results, churns, counted, counted_vary, counted_health, s
         "| --- | --- | --- |",
     ]
     lines += [f"| {name} | {value} | {'yes' if met else '**no**'} |" for name, value, met in checks]
+    # What the machine allows the latency targets, from this run's own figures: with a fixed number
+    # of requests in flight, the mean time in the system is that number over the throughput.
+    needed = 16 / 0.000350
+    lines += [
+        "",
+        f"What bounds the two latency targets here: with 16 requests always in flight, the mean latency is 16 over the "
+        f"throughput (Little's law). A median of 0.35 ms needs about {needed:,.0f} req/s through the child; the nginx floor, "
+        f"with no child and no second process, answered {floor[16]['rps']:,.0f} req/s (median {floor[16]['p50_us'] / 1000:.2f} ms, "
+        f"mean {16 / floor[16]['rps'] * 1000:.2f} ms), and the bridge's mean was {16 / bridge[16]['rps'] * 1000:.2f} ms. "
+        f"The floor's own p99 at 16 connections was {floor[16]['p99_us'] / 1000:.2f} ms.",
+    ]
     lines += ["", "## Reproduce", "", "```sh", "bench/run            # or: bench/run --seconds 5 --burst-mib 32", "```", ""]
     notes = ROOT / "bench" / "NOTES.md"
     if notes.exists():

@@ -127,6 +127,20 @@ import Testing
         #expect(Self.dated(String(buffer: bytes)) == "HTTP/1.1 200 OK\r\nDate: D\r\nX: \(long)\r\nTransfer-Encoding: chunked\r\n\r\n")
     }
 
+    @Test func noValueOrReasonCanAddALineToTheHead() {
+        // The serializer copies values and reasons as they are; what keeps a CR, LF or NUL out
+        // of them (response splitting) is swift-http-types' legalizing, which this pins.
+        let status = HTTPResponse.Status(code: 418, reasonPhrase: "Teapot\r\nX-Reason: injected")
+        let parts = whole(head([("X-Echo", "a\r\nSet-Cookie: injected"), ("X-Nul", "b\0c\nd")], status: status), "", answering: get11)
+        #expect(parts.count == 1)
+        let lines = parts[0].split(separator: "\r\n", omittingEmptySubsequences: false)
+        #expect(lines.count == 7, "\(lines)")
+        #expect(lines[0].hasPrefix("HTTP/1.1 418 Teapot"))
+        #expect(lines[2].hasPrefix("X-Echo: a") && lines[3].hasPrefix("X-Nul: b"))
+        #expect(!parts[0].utf8.contains(0) && parts[0].utf8.filter { $0 == 0x0A }.count == 6)
+        #expect(!lines.contains { $0.hasPrefix("Set-Cookie") || $0.hasPrefix("X-Reason") })
+    }
+
     @Test func everyAnswerSaysHTTP11AndCarriesOneCurrentDate() {
         // RFC 9110 §2.5: the highest version the server conforms to, even to an HTTP/1.0 client.
         let stale = head([("Date", "Thu, 01 Jan 1970 00:00:00 GMT"), ("A", "b")], status: .serviceUnavailable)

@@ -527,6 +527,27 @@ def main():
            bridge_memory, proxy_memory, burst, start_ms, size, stripped_size)
 
 
+def latency_bound(bridge: dict, floor: dict, connections: int = 16, target_ms: float = 0.35) -> str:
+    """What bounds the latency targets in one run (Little's law: with `connections` requests always
+    in flight, the mean latency is `connections` over the throughput), from that run's figures."""
+    def mean_ms(point: dict) -> float:
+        return connections / point["rps"] * 1000
+
+    def skew(point: dict) -> float:
+        return point["p50_us"] / 1000 / mean_ms(point)
+
+    return (
+        f"What bounds the latency targets here: with {connections} requests always in flight, the mean latency is "
+        f"{connections} over the throughput (Little's law), so a mean of {target_ms} ms needs "
+        f"{connections / target_ms * 1000:,.0f} req/s. A median can sit below the mean only as far as the latencies are skewed: "
+        f"the bridge's median was {skew(bridge):.2f} of its mean ({bridge['p50_us'] / 1000:.2f} against {mean_ms(bridge):.2f} ms), "
+        f"and at that spread a {target_ms} ms median needs {connections / (target_ms / skew(bridge)) * 1000:,.0f} req/s; "
+        f"even at the nginx floor's spread ({skew(floor):.2f}: {floor['p50_us'] / 1000:.2f} against {mean_ms(floor):.2f} ms) it needs "
+        f"{connections / (target_ms / skew(floor)) * 1000:,.0f}. The floor, with no child and no second process, answered "
+        f"{floor['rps']:,.0f} req/s; its own p99 at {connections} connections was {floor['p99_us'] / 1000:.2f} ms."
+    )
+
+
 def report(path, args, results, churns, counted, counted_vary, counted_health, sps, sps_failures, peer_sps, peer_sps_failures, bridge_memory, proxy_memory, burst,
            start_ms, size, stripped_size):
     bridge, proxy, floor = (results[name] for name in ("mcp-bridge", "mcp-proxy 0.13.0", "nginx floor"))
@@ -619,15 +640,7 @@ def report(path, args, results, churns, counted, counted_vary, counted_health, s
     lines += [f"| {name} | {value} | {'yes' if met else '**no**'} |" for name, value, met in checks]
     # What the machine allows the latency targets, from this run's own figures: with a fixed number
     # of requests in flight, the mean time in the system is that number over the throughput.
-    needed = 16 / 0.000350
-    lines += [
-        "",
-        f"What bounds the two latency targets here: with 16 requests always in flight, the mean latency is 16 over the "
-        f"throughput (Little's law). A median of 0.35 ms needs about {needed:,.0f} req/s through the child; the nginx floor, "
-        f"with no child and no second process, answered {floor[16]['rps']:,.0f} req/s (median {floor[16]['p50_us'] / 1000:.2f} ms, "
-        f"mean {16 / floor[16]['rps'] * 1000:.2f} ms), and the bridge's mean was {16 / bridge[16]['rps'] * 1000:.2f} ms. "
-        f"The floor's own p99 at 16 connections was {floor[16]['p99_us'] / 1000:.2f} ms.",
-    ]
+    lines += ["", latency_bound(bridge[16], floor[16])]
     lines += ["", "## Reproduce", "", "```sh", "bench/run            # or: bench/run --seconds 5 --burst-mib 32", "```", ""]
     notes = ROOT / "bench" / "NOTES.md"
     if notes.exists():

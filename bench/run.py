@@ -528,22 +528,26 @@ def main():
 
 
 def latency_bound(bridge: dict, floor: dict, connections: int = 16, target_ms: float = 0.35) -> str:
-    """What bounds the latency targets in one run (Little's law: with `connections` requests always
-    in flight, the mean latency is `connections` over the throughput), from that run's figures."""
-    def mean_ms(point: dict) -> float:
+    """What bounds the latency targets in one run, from that run's figures. Little's law: with
+    `connections` connections each waiting for an answer or about to send, a request's latency
+    plus the client's own time before the next averages `connections` over the throughput; a
+    median latency sits below that as far as latencies are skewed and the client takes time."""
+    def cycle_ms(point: dict) -> float:
         return connections / point["rps"] * 1000
 
-    def skew(point: dict) -> float:
-        return point["p50_us"] / 1000 / mean_ms(point)
+    def ratio(point: dict) -> float:
+        return point["p50_us"] / 1000 / cycle_ms(point)
+
+    def needed(point: dict) -> str:
+        return f"{connections * ratio(point) / target_ms * 1000:,.0f}"
 
     return (
-        f"What bounds the latency targets here: with {connections} requests always in flight, the mean latency is "
-        f"{connections} over the throughput (Little's law), so a mean of {target_ms} ms needs "
-        f"{connections / target_ms * 1000:,.0f} req/s. A median can sit below the mean only as far as the latencies are skewed: "
-        f"the bridge's median was {skew(bridge):.2f} of its mean ({bridge['p50_us'] / 1000:.2f} against {mean_ms(bridge):.2f} ms), "
-        f"and at that spread a {target_ms} ms median needs {connections / (target_ms / skew(bridge)) * 1000:,.0f} req/s; "
-        f"even at the nginx floor's spread ({skew(floor):.2f}: {floor['p50_us'] / 1000:.2f} against {mean_ms(floor):.2f} ms) it needs "
-        f"{connections / (target_ms / skew(floor)) * 1000:,.0f}. The floor, with no child and no second process, answered "
+        f"What bounds the latency targets here: with {connections} connections each waiting for an answer or about to "
+        f"send the next request, a request's latency plus the client's own time before the next averages {connections} over "
+        f"the throughput (Little's law): {cycle_ms(bridge):.2f} ms for the bridge in this run, whose median latency was "
+        f"{ratio(bridge):.2f} of that ({bridge['p50_us'] / 1000:.2f} ms). At that ratio a {target_ms} ms median needs "
+        f"{needed(bridge)} req/s; even at the nginx floor's ratio ({ratio(floor):.2f}: {floor['p50_us'] / 1000:.2f} against "
+        f"{cycle_ms(floor):.2f} ms) it needs {needed(floor)}. The floor, with no child and no second process, answered "
         f"{floor['rps']:,.0f} req/s; its own p99 at {connections} connections was {floor['p99_us'] / 1000:.2f} ms."
     )
 
